@@ -1,0 +1,296 @@
+/*
+ * traced VM: a WebAssembly 2.0 interpreter library.
+ *
+ * Pipeline: bytes -> decode -> validate -> compile (pre-decode) -> module.
+ * A module is immutable once built and may be instantiated many times.
+ * Instances, host functions, memories, tables and globals live in a store;
+ * the store owns them all and frees them together. A store is used by one
+ * thread at a time (the thread that runs its code); distinct stores are
+ * independent and may run on different threads.
+ *
+ * Errors: every function that can fail returns int, 0 on success and a
+ * negative VM_ERR_* code otherwise; detail goes into a caller buffer
+ * (char *err, size_t errlen, which may be NULL/0). The library never prints
+ * and never exits.
+ */
+#ifndef TRACED_VM_H
+#define TRACED_VM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Error codes: X(NAME, value, message). Trap messages are the spec's. */
+#define VM_ERRORS(X)                                                        \
+    X(OK, 0, "success")                                                     \
+    X(NOMEM, -1, "out of memory")                                           \
+    X(ARG, -2, "invalid argument")                                          \
+    X(MALFORMED, -3, "malformed module")                                    \
+    X(INVALID, -4, "invalid module")                                        \
+    X(UNLINKABLE, -5, "incompatible import")                                \
+    X(NOT_FOUND, -6, "not found")                                           \
+    X(LIMIT, -7, "implementation limit exceeded")                           \
+    X(TRAP_UNREACHABLE, -20, "unreachable")                                 \
+    X(TRAP_MEM_OOB, -21, "out of bounds memory access")                     \
+    X(TRAP_TABLE_OOB, -22, "out of bounds table access")                    \
+    X(TRAP_DIV_ZERO, -23, "integer divide by zero")                         \
+    X(TRAP_INT_OVERFLOW, -24, "integer overflow")                           \
+    X(TRAP_INVALID_CONV, -25, "invalid conversion to integer")              \
+    X(TRAP_UNDEF_ELEM, -26, "undefined element")                            \
+    X(TRAP_UNINIT_ELEM, -27, "uninitialized element")                       \
+    X(TRAP_INDIRECT_TYPE, -28, "indirect call type mismatch")               \
+    X(TRAP_NULL_REF, -29, "null reference")                                 \
+    X(TRAP_EXHAUSTION, -30, "call stack exhausted")                         \
+    X(TRAP_HOST, -31, "host function trapped")                              \
+    X(FUEL, -40, "fuel exhausted")                                          \
+    X(EXCEPTION, -41, "uncaught exception")                                 \
+    X(EXIT, -42, "program exited")                                          \
+    X(CANCELLED, -43, "cancelled")
+
+enum {
+#define VM_X_ENUM(name, value, msg) VM_ERR_##name = value,
+    VM_ERRORS(VM_X_ENUM)
+#undef VM_X_ENUM
+};
+
+/* Static strings; an unknown code gives "unknown error" / "UNKNOWN". */
+const char *vm_strerror(int err);
+const char *vm_err_name(int err);
+/* True for the VM_ERR_TRAP_* codes. */
+bool vm_err_is_trap(int err);
+
+/* Value types, with their binary encodings. */
+typedef enum vm_valtype {
+    VM_I32 = 0x7f,
+    VM_I64 = 0x7e,
+    VM_F32 = 0x7d,
+    VM_F64 = 0x7c,
+    VM_V128 = 0x7b,
+    VM_FUNCREF = 0x70,
+    VM_EXTERNREF = 0x6f,
+} vm_valtype;
+
+const char *vm_valtype_name(vm_valtype t); /* "i32", "funcref", ... */
+
+/*
+ * A typed value. Floats are carried as their bit patterns so that NaN
+ * payloads survive every path (f32_bits / f64_bits). A reference is a
+ * pointer: for funcref a vm_func * (borrowed from the store), for externref
+ * any host pointer; NULL is the null reference.
+ */
+typedef struct vm_val {
+    vm_valtype type;
+    union {
+        int32_t i32;
+        int64_t i64;
+        uint32_t f32_bits;
+        uint64_t f64_bits;
+        uint8_t v128[16];
+        void *ref;
+    } of;
+} vm_val;
+
+/* Opaque handles. */
+typedef struct vm_module vm_module;
+typedef struct vm_store vm_store;
+typedef struct vm_instance vm_instance;
+typedef struct vm_func vm_func;
+typedef struct vm_table vm_table;
+typedef struct vm_memory vm_memory;
+typedef struct vm_global vm_global;
+
+typedef enum vm_extern_kind {
+    VM_EXTERN_FUNC = 0,
+    VM_EXTERN_TABLE = 1,
+    VM_EXTERN_MEMORY = 2,
+    VM_EXTERN_GLOBAL = 3,
+    VM_EXTERN_TAG = 4,
+} vm_extern_kind;
+
+/* An external value: what an export is and what an import is given.
+ * The pointers are borrowed from the store that owns the object. */
+typedef struct vm_extern {
+    vm_extern_kind kind;
+    union {
+        vm_func *func;
+        vm_table *table;
+        vm_memory *memory;
+        vm_global *global;
+        void *tag;
+    } of;
+} vm_extern;
+
+/* Feature switches for decoding and validation (bit set). */
+enum {
+    VM_FEATURE_SIMD = 1u << 0,
+    VM_FEATURE_TAIL_CALL = 1u << 1,
+    VM_FEATURE_EXCEPTIONS = 1u << 2,
+};
+#define VM_FEATURES_DEFAULT 0u
+
+typedef struct vm_load_options {
+    uint32_t features; /* VM_FEATURE_* bits; 0 = Wasm 2.0 core minus SIMD */
+} vm_load_options;
+
+/* ---- Modules ---------------------------------------------------------- */
+
+/*
+ * Decode, validate and compile a binary module. The bytes are copied; the
+ * caller keeps ownership of its buffer. On failure returns VM_ERR_MALFORMED
+ * (the binary encoding is wrong), VM_ERR_INVALID (it does not validate),
+ * VM_ERR_LIMIT or VM_ERR_NOMEM, with a message that names the section,
+ * function and byte offset where possible. opts may be NULL.
+ */
+int vm_module_new(const uint8_t *bytes, size_t len,
+                  const vm_load_options *opts, vm_module **out, char *err,
+                  size_t errlen);
+void vm_module_free(vm_module *m);
+
+/* Import and export descriptions; strings are borrowed from the module. */
+typedef struct vm_functype_view {
+    uint32_t nparams, nresults;
+    const uint8_t *params;  /* vm_valtype codes, borrowed */
+    const uint8_t *results; /* vm_valtype codes, borrowed */
+} vm_functype_view;
+
+typedef struct vm_limits_desc {
+    uint32_t min, max;
+    bool has_max;
+} vm_limits_desc;
+
+typedef struct vm_extern_desc {
+    const char *module; /* imports only; borrowed */
+    const char *name;   /* borrowed */
+    vm_extern_kind kind;
+    vm_functype_view func;   /* FUNC, and TAG (its parameters) */
+    vm_valtype elem_type;    /* TABLE */
+    vm_limits_desc limits;   /* TABLE, MEMORY */
+    vm_valtype global_type;  /* GLOBAL */
+    bool global_mutable;     /* GLOBAL */
+} vm_extern_desc;
+
+uint32_t vm_module_import_count(const vm_module *m);
+int vm_module_import(const vm_module *m, uint32_t i, vm_extern_desc *out);
+uint32_t vm_module_export_count(const vm_module *m);
+int vm_module_export(const vm_module *m, uint32_t i, vm_extern_desc *out);
+
+/* Functions of the module's index space (imports first). */
+uint32_t vm_module_func_count(const vm_module *m);
+int vm_module_func_type(const vm_module *m, uint32_t funcidx,
+                        vm_functype_view *out);
+/* Name from the name section, or NULL; borrowed from the module. */
+const char *vm_module_name(const vm_module *m);
+const char *vm_module_func_name(const vm_module *m, uint32_t funcidx);
+const char *vm_module_local_name(const vm_module *m, uint32_t funcidx,
+                                 uint32_t localidx);
+/* Custom sections, in file order; data borrowed from the module. */
+uint32_t vm_module_custom_count(const vm_module *m);
+int vm_module_custom(const vm_module *m, uint32_t i, const char **name,
+                     const uint8_t **data, size_t *len);
+
+/* ---- Stores and limits ------------------------------------------------ */
+
+typedef struct vm_store_limits {
+    uint32_t max_memory_pages; /* cap on any memory's pages; 0 = 65536 */
+    uint32_t max_call_depth;   /* wasm frames; 0 = default (10000) */
+    uint32_t stack_slots;      /* value stack, 8-byte slots; 0 = default */
+    uint64_t fuel;             /* instruction budget; 0 = unlimited */
+} vm_store_limits;
+
+/* limits may be NULL for defaults. */
+int vm_store_new(const vm_store_limits *limits, vm_store **out);
+void vm_store_free(vm_store *s);
+/* Fuel left (UINT64_MAX when unlimited); set it between calls. */
+uint64_t vm_store_fuel(const vm_store *s);
+void vm_store_set_fuel(vm_store *s, uint64_t fuel);
+/* Ask a running call to stop with VM_ERR_CANCELLED at its next fuel
+ * check. The one function here that another thread may call. */
+void vm_store_cancel(vm_store *s);
+
+/* ---- Host functions ---------------------------------------------------- */
+
+/* What a host function sees of its caller; valid during the call only. */
+typedef struct vm_host_call vm_host_call;
+
+void *vm_host_call_user(const vm_host_call *c);
+/* The calling instance's memory 0, or NULL. */
+vm_memory *vm_host_call_memory(const vm_host_call *c);
+vm_instance *vm_host_call_instance(const vm_host_call *c);
+/* Set the message of the trap the host is about to return. */
+void vm_host_call_set_error(vm_host_call *c, const char *msg);
+
+/* Return 0, or a negative VM_ERR_* code (a trap, VM_ERR_EXIT, ...).
+ * results has room for the function type's results. */
+typedef int (*vm_host_fn)(vm_host_call *c, const vm_val *args,
+                          vm_val *results);
+
+/* The types arrays are copied. name is for diagnostics; copied. */
+int vm_func_new_host(vm_store *s, const vm_valtype *params, uint32_t nparams,
+                     const vm_valtype *results, uint32_t nresults,
+                     vm_host_fn fn, void *user, const char *name,
+                     vm_func **out);
+int vm_func_type(const vm_func *f, vm_functype_view *out);
+
+/* ---- Memories, tables, globals ---------------------------------------- */
+
+int vm_memory_new(vm_store *s, uint32_t min_pages, uint32_t max_pages,
+                  bool has_max, vm_memory **out);
+/* Base pointer and byte size; valid until the memory grows. */
+uint8_t *vm_memory_data(vm_memory *mem);
+uint64_t vm_memory_size(const vm_memory *mem);
+uint32_t vm_memory_pages(const vm_memory *mem);
+/* Returns the old page count, or -1 when it cannot grow. */
+int64_t vm_memory_grow(vm_memory *mem, uint32_t delta_pages);
+
+int vm_table_new(vm_store *s, vm_valtype elem, uint32_t min, uint32_t max,
+                 bool has_max, void *init, vm_table **out);
+uint32_t vm_table_size(const vm_table *t);
+int vm_table_get(const vm_table *t, uint32_t i, vm_val *out);
+int vm_table_set(vm_table *t, uint32_t i, const vm_val *v);
+
+int vm_global_new(vm_store *s, const vm_val *init, bool mutable_,
+                  vm_global **out);
+void vm_global_get(const vm_global *g, vm_val *out);
+int vm_global_set(vm_global *g, const vm_val *v); /* ARG if immutable */
+
+/* ---- Instances -------------------------------------------------------- */
+
+/*
+ * Instantiate: link imports (one vm_extern per module import, in order,
+ * type-checked: VM_ERR_UNLINKABLE on a mismatch), initialise globals,
+ * tables and memories, apply active segments and run the start function.
+ * A trap during segment initialisation or in the start function is
+ * returned as that trap; the store keeps whatever the partial
+ * instantiation already wrote to imported objects, as the spec says.
+ * The module must outlive the store's use of the instance.
+ */
+int vm_instance_new(vm_store *s, const vm_module *m, const vm_extern *imports,
+                    uint32_t nimports, vm_instance **out, char *err,
+                    size_t errlen);
+const vm_module *vm_instance_module(const vm_instance *inst);
+int vm_instance_export(const vm_instance *inst, const char *name,
+                       vm_extern *out);
+/* Function of the instance's index space. */
+vm_func *vm_instance_func(const vm_instance *inst, uint32_t funcidx);
+
+/*
+ * Call a function (wasm or host). Arguments are checked against its type
+ * (VM_ERR_ARG on a mismatch). Returns 0 with results filled, or a trap /
+ * VM_ERR_FUEL / VM_ERR_CANCELLED / VM_ERR_EXIT with a message in err.
+ */
+int vm_func_call(vm_store *s, vm_func *f, const vm_val *args, uint32_t nargs,
+                 vm_val *results, uint32_t nresults, char *err, size_t errlen);
+
+/* Exit code set by a host function that returned VM_ERR_EXIT. */
+void vm_host_call_set_exit(vm_host_call *c, int32_t code);
+int32_t vm_store_exit_code(const vm_store *s);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TRACED_VM_H */

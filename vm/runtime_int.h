@@ -1,0 +1,149 @@
+/*
+ * Runtime objects: stores, instances and the objects they hold, and the
+ * contract between runtime.c (instantiation, the public call API) and
+ * interp.c (execution). Private to vm/.
+ */
+#ifndef TRACED_VM_RUNTIME_INT_H
+#define TRACED_VM_RUNTIME_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "module_int.h"
+
+/*
+ * A value slot. Every value takes one 8-byte slot except v128, which takes
+ * two consecutive slots (low 8 bytes first). i32 and f32 live in the low 32
+ * bits; the high 32 bits are unspecified (readers truncate, writers may
+ * leave garbage). Floats are stored as their bit patterns. References are
+ * pointers (uintptr_t); 0 is null. For funcref the pointer is a vm_func *.
+ */
+typedef uint64_t vm__slot;
+
+/* Slots a value of this type takes: 2 for v128, else 1. */
+static inline uint32_t vm__type_slots(uint8_t t)
+{
+    return t == VM_V128 ? 2u : 1u;
+}
+
+/* A function instance: wasm (inst != NULL) or host (host != NULL). */
+struct vm_func {
+    uint32_t type_id;           /* store-interned; equal ids = equal types */
+    const vm__functype *type;   /* module's, or host_type below */
+    vm_instance *inst;          /* defining instance; NULL for host */
+    uint32_t func_idx;          /* index in the defining module */
+    const struct vm__code *code; /* compiled body; wasm functions only */
+    vm_host_fn host;
+    void *host_user;
+    char *host_name;            /* owned; host functions only */
+    vm__functype host_type;     /* owned types array; host functions only */
+};
+
+struct vm_memory {
+    uint8_t *data;     /* size bytes; may move when the memory grows */
+    uint64_t size;     /* bytes = pages * 64 KiB */
+    uint32_t pages;
+    uint32_t max_pages; /* effective cap: declared max and store limit */
+    bool has_max;       /* declared max (for import matching) */
+    uint32_t decl_max;  /* declared max when has_max */
+};
+
+struct vm_table {
+    uint8_t elem_type; /* VM_FUNCREF or VM_EXTERNREF */
+    uint32_t size;
+    uint32_t max;      /* declared max when has_max */
+    bool has_max;
+    void **elems;      /* size entries; NULL is the null reference */
+};
+
+struct vm_global {
+    uint8_t type; /* vm_valtype */
+    bool mut;
+    vm__slot val[2]; /* v128 uses both */
+};
+
+struct vm_instance {
+    vm_store *store;
+    const vm_module *module;
+    vm_func **funcs;     /* module->nfuncs_total */
+    vm_table **tables;   /* module->ntables_total */
+    vm_memory **mems;    /* module->nmems_total */
+    vm_memory *mem0;     /* mems[0] or NULL: the interpreter's fast path */
+    vm_global **globals; /* module->nglobals_total */
+    void **tags;         /* module->ntags_total; identity objects */
+    uint32_t *type_ids;  /* module->ntypes: store-interned ids */
+    /* Segment state. A dropped (or applied active) segment has length 0. */
+    uint32_t *data_len;    /* module->ndatas: current length */
+    uint32_t *elem_len;    /* module->nelems: current length */
+    void ***elem_refs;     /* module->nelems: evaluated references */
+    vm_func *defined;      /* storage of the defined function instances */
+};
+
+/* What a host function sees; lives on the C stack of the interpreter. */
+struct vm_host_call {
+    vm_store *store;
+    vm_func *callee;
+    vm_instance *caller; /* instance whose code made the call, or NULL */
+};
+
+struct vm__frame; /* defined by interp.c */
+
+struct vm_store {
+    vm_store_limits limits; /* with defaults applied */
+
+    /* Fuel: when fuel_on, fuel counts down; running out stops the call
+     * with VM_ERR_FUEL. cancel is the one cross-thread field. */
+    bool fuel_on;
+    int64_t fuel;
+    atomic_bool cancel;
+
+    /* Value stack: slots [stack, stack_end); stack_top is the first free
+     * slot between calls (re-entrant host -> wasm calls continue above). */
+    vm__slot *stack, *stack_end, *stack_top;
+    /* Call frames (interp.c's layout): depth in use, capacity. */
+    struct vm__frame *frames;
+    uint32_t depth, frames_cap;
+
+    /* Interned function types: call_indirect compares ids. */
+    vm__functype *types;
+    uint32_t ntypes, types_cap;
+
+    /* Everything the store owns, freed by vm_store_free. */
+    void **owned;
+    size_t nowned, owned_cap;
+    vm_instance **instances;
+    size_t ninstances, instances_cap;
+
+    int32_t exit_code;
+    char trap_msg[256]; /* detail of the last trap, "" when none */
+};
+
+/* Intern a function type; returns its id or a negative error. */
+int64_t vm__store_type_id(vm_store *s, const vm__functype *t);
+
+/*
+ * Run f (wasm or host) with its arguments in sp[0..] (slot encoding, each
+ * parameter at its slot offset) and leave its results in sp[0..]. sp must
+ * lie within the store's stack with room for the function's frame. Returns
+ * 0 or a negative VM_ERR_* (a trap, FUEL, CANCELLED, EXIT, EXCEPTION); on
+ * a trap s->trap_msg may hold detail. Implemented by interp.c.
+ */
+int vm__interp_call(vm_store *s, vm_func *f, vm__slot *sp);
+
+/* Call a host function with slot-encoded args/results (used by interp.c
+ * and runtime.c; converts to vm_val and back). */
+int vm__host_call(vm_store *s, vm_func *f, vm_instance *caller,
+                  vm__slot *sp);
+
+/* Memory growth shared by memory.grow and vm_memory_grow: returns the old
+ * page count or -1. May move mem->data. */
+int64_t vm__memory_grow(vm_memory *mem, uint32_t delta_pages);
+/* Table growth shared by table.grow and the API; -1 on failure. */
+int64_t vm__table_grow(vm_table *t, uint32_t delta, void *init);
+
+/* Slot <-> vm_val conversion; *nslots advanced by the value's width. */
+void vm__val_to_slots(const vm_val *v, vm__slot *slots);
+void vm__slots_to_val(uint8_t type, const vm__slot *slots, vm_val *v);
+
+#endif /* TRACED_VM_RUNTIME_INT_H */
