@@ -63,6 +63,10 @@ typedef enum vm__const_kind {
     VM_CONST_REF_NULL,   /* value.ref_type says which */
     VM_CONST_REF_FUNC,   /* index = funcidx */
     VM_CONST_GLOBAL_GET, /* index = globalidx */
+    /* Well-formed but not a constant instruction, or more than one
+     * instruction: the validator rejects it ("constant expression
+     * required"); index holds the offending opcode's vm__opcode. */
+    VM_CONST_INVALID,
 } vm__const_kind;
 
 typedef struct vm__constexpr {

@@ -1,0 +1,75 @@
+/*
+ * Compiled function bodies: the contract between compile.c (which
+ * translates validated wasm into this form once, at load time) and
+ * interp.c (which runs it). Private to vm/. docs/vm.md describes it.
+ *
+ * The internal code is register-style. A frame is an array of 8-byte
+ * slots (runtime_int.h's vm__slot) laid out as
+ *
+ *     [0, nparam_slots)               parameters
+ *     [nparam_slots, nlocal_slots)    declared locals, zeroed at entry
+ *     [nlocal_slots, +nconsts)        constant pool, copied in at entry
+ *     [temp_base, frame_slots)        operand stack: wasm stack height h
+ *                                     (counted in slots) lives at
+ *                                     temp_base + h
+ *
+ * with temp_base = nlocal_slots + nconsts. Instructions name operands by
+ * slot index, so local.get and constants cost nothing: the compiler reads
+ * the local's or the constant's slot directly. Values move only where
+ * control flow merges (block ends, branches, calls, returns) or where a
+ * local that the virtual stack still refers to is overwritten.
+ *
+ * Calls: a callee's frame begins at the caller's slot where its first
+ * argument sits (temp_base + height of the first argument), so arguments
+ * are passed in place and results come back in place (Lua's convention).
+ * A function returns with its results moved to slots [0, nresult_slots).
+ */
+#ifndef TRACED_VM_CODE_INT_H
+#define TRACED_VM_CODE_INT_H
+
+#include <stdint.h>
+
+#include "runtime_int.h"
+
+typedef enum vm__iop {
+#define IOP(name, layout, comment) VM_IOP_##name,
+#include "iops.def"
+#undef IOP
+    VM_IOP_COUNT
+} vm__iop;
+
+/* Layout strings of iops.def, indexed by vm__iop (defined in compile.c). */
+extern const char *const vm__iop_layout[VM_IOP_COUNT];
+extern const char *const vm__iop_name[VM_IOP_COUNT];
+
+typedef struct vm__code {
+    uint32_t *words;        /* the instruction stream; owned */
+    uint32_t nwords;
+    uint32_t nparam_slots;  /* slots taken by the parameters */
+    uint32_t nresult_slots; /* slots taken by the results */
+    uint32_t nlocal_slots;  /* parameters + declared locals */
+    uint32_t nconsts;       /* constant pool slots */
+    vm__slot *consts;       /* nconsts values; owned */
+    uint32_t temp_base;     /* nlocal_slots + nconsts */
+    uint32_t frame_slots;   /* temp_base + maximum operand stack slots */
+    /*
+     * Map from internal code back to the wasm body, for traps, the tracer
+     * and debug info: sorted pairs (word index of an instruction, byte
+     * offset of the wasm instruction it came from, relative to the start
+     * of the module). nsrcmap pairs; owned.
+     */
+    uint32_t *srcmap;
+    uint32_t nsrcmap;
+} vm__code;
+
+/*
+ * Threading. The compiler emits VM_IOP_* numbers in each opcode word and
+ * records where every instruction starts; when a function is complete it
+ * replaces each opcode word w by vm__interp_dispatch()[w]. In the computed
+ * goto build that value is the handler's label offset from a base label;
+ * in the switch build it is the opcode itself. The table is constant and
+ * built into interp.c.
+ */
+const uint32_t *vm__interp_dispatch(void);
+
+#endif /* TRACED_VM_CODE_INT_H */
