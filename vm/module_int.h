@@ -210,6 +210,10 @@ struct vm_module {
 
     bool has_datacount;
     uint32_t datacount;
+    /* Some body uses memory.init or data.drop (set by the decoder). Without
+     * a data count section that is malformed; vm_module_new reports it
+     * after validation so that an also-invalid module reports that. */
+    bool uses_data_index;
     uint32_t ndatas;
     vm__data *datas;
 
