@@ -108,12 +108,21 @@ struct vm_store {
     /* Interned function types: call_indirect compares ids. */
     vm__functype *types;
     uint32_t ntypes, types_cap;
+    /* Added by runtime.c: open-addressing hash over types (entries are
+     * id + 1, 0 = empty; type_index_cap a power of two or 0) so that
+     * interning a module with many types stays linear. runtime.c only. */
+    uint32_t *type_index;
+    uint32_t type_index_cap;
 
     /* Everything the store owns, freed by vm_store_free. */
     void **owned;
     size_t nowned, owned_cap;
     vm_instance **instances;
     size_t ninstances, instances_cap;
+
+    /* Added by runtime.c: nesting of vm_func_call (host -> wasm calls
+     * re-enter it); 0 between calls. runtime.c only. */
+    uint32_t api_calls;
 
     int32_t exit_code;
     char trap_msg[256]; /* detail of the last trap, "" when none */

@@ -274,6 +274,10 @@ int vm_instance_new(vm_store *s, const vm_module *m, const vm_extern *imports,
 const vm_module *vm_instance_module(const vm_instance *inst);
 int vm_instance_export(const vm_instance *inst, const char *name,
                        vm_extern *out);
+/* The same for a name of len bytes, which may contain NUL (wasm names
+ * can). Added by runtime.c for the spec suite's names.wast. */
+int vm_instance_export_n(const vm_instance *inst, const char *name,
+                         size_t len, vm_extern *out);
 /* Function of the instance's index space. */
 vm_func *vm_instance_func(const vm_instance *inst, uint32_t funcidx);
 
