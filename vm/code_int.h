@@ -27,6 +27,7 @@
 #ifndef TRACED_VM_CODE_INT_H
 #define TRACED_VM_CODE_INT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "runtime_int.h"
@@ -61,6 +62,15 @@ typedef struct vm__code {
     uint32_t *srcmap;
     uint32_t nsrcmap;
 } vm__code;
+
+/*
+ * Debugging aid (compile.c): disassemble code into buf, snprintf-style
+ * (always NUL-terminated when len > 0); returns the length it needed.
+ * Slots print as l<n> (param/local slot), #<value> (pool constant) or
+ * t<n> (temp at height n); branch targets as @<word>. Added by the
+ * compiler engineer for tests/unit/vm/test_compile.c.
+ */
+size_t vm__code_dump(const vm__code *code, char *buf, size_t len);
 
 /*
  * Threading. The compiler emits VM_IOP_* numbers in each opcode word and
