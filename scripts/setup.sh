@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages that building and testing traced need.
+# Idempotent: when every package is installed it does nothing and says
+# nothing (-q) or one line. Run as root (or with sudo available).
+#
+#   scripts/setup.sh [-q]
+set -euo pipefail
+
+quiet=0
+[[ "${1:-}" == "-q" ]] && quiet=1
+
+# Why each package is here: README.md, "Dependencies".
+packages=(
+    build-essential cmake pkg-config      # C toolchain and build
+    clang lld                             # fuzz targets, wasm test programs
+    libjansson-dev                        # JSON: spec runner, protocol
+    libuv1-dev libwebsockets-dev libwebsockets-evlib-uv  # the daemon's loop
+    check                                 # unit tests
+    wabt                                  # wat2wasm, wast2json
+    wasi-libc libclang-rt-14-dev-wasm32   # C -> wasm32-wasi test programs
+    valgrind hyperfine                    # memory checks, benchmarks
+)
+
+missing=()
+for p in "${packages[@]}"; do
+    if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]]; then
+        missing+=("$p")
+    fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+    [[ $quiet -eq 1 ]] || echo "setup: all ${#packages[@]} packages are installed"
+    exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+    if command -v sudo >/dev/null; then
+        sudo=(sudo)
+    else
+        echo "setup: need root to install packages (no sudo found)" >&2
+        exit 1
+    fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -q </dev/null
+"${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
