@@ -1,0 +1,126 @@
+/*
+ * traced protocol ring: a lock-free single-producer single-consumer ring of
+ * variable-length event records, from the VM thread (producer) to the
+ * daemon's libuv loop (consumer). C11 atomics; see docs/protocol.md,
+ * "The ring".
+ */
+#ifndef TRACED_PROTO_RING_H
+#define TRACED_PROTO_RING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "traced/proto.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct proto_ring_opts {
+    size_t capacity;          /* bytes, a power of two >= 4096; 0 = 1 MiB */
+    bool lossy;               /* drop events when full instead of waiting */
+    uint32_t publish_every;   /* records per publication; 0 = 64 */
+    /* Called on the producer thread, when it publishes records while the
+     * consumer is idle (has seen the ring empty): at most once per idle
+     * period, so at most once per publication. Must not block; the daemon
+     * calls uv_async_send. May be NULL (the consumer polls). */
+    void (*wake)(void *user);
+    void *wake_user;
+} proto_ring_opts;
+
+/* Producer-side counters, readable from any thread (relaxed: a snapshot
+ * may be a few events old; exact once proto_ring_finish returned). */
+typedef struct proto_ring_stats {
+    uint64_t produced;    /* sequence numbers assigned (pushed events) */
+    uint64_t dropped;     /* events dropped in lossy mode */
+    uint64_t loss_events; /* loss records written */
+    uint64_t waits;       /* pushes that found the ring full and waited */
+    uint64_t wakes;       /* wake callbacks */
+} proto_ring_stats;
+
+/*
+ * The ring.
+ *
+ * Threads. Exactly one producer thread and one consumer thread. The
+ * producer calls proto_ring_push, _flush and _finish, never concurrently
+ * with each other; the consumer calls proto_ring_peek, _consume and
+ * _next. proto_ring_shutdown, _stats and _capacity may be called from any
+ * thread. proto_ring_new and _free run while neither side is active (free
+ * after both are done with the ring).
+ *
+ * Order and sequence numbers. push assigns ev->seq from a producer-side
+ * counter, which a run_start event resets to 0, so each run is numbered
+ * 0, 1, 2, ... Records reach the consumer in push order.
+ *
+ * Publication. The producer makes records visible (release-store of its
+ * head index) every publish_every records, when it finds the ring full,
+ * and on flush/finish; a record pushed and not yet published is invisible.
+ * The producer therefore flushes whenever it may stop pushing for a while:
+ * before a host call that may block, and at the end of a run.
+ *
+ * Full ring, lossless mode (default). push waits for room: it spins
+ * briefly re-reading the consumer's index, then yields (sched_yield), then
+ * sleeps in 50 us steps (nanosleep). It never takes a lock and the
+ * consumer never waits on it. push returns PROTO_ERR_CLOSED if the ring
+ * is shut down meanwhile.
+ *
+ * Full ring, lossy mode. push drops the event (returns PROTO_ERR_FULL),
+ * counts it, and as soon as there is room writes one loss event whose seq
+ * is the first dropped seq and whose count is the number dropped since,
+ * before the next event it delivers. run_start, run_end and trap events
+ * are never dropped (push waits for them as in lossless mode). Hence
+ * produced = delivered + dropped, and the delivered stream, loss events
+ * included, covers every sequence number exactly once.
+ *
+ * Consumer. peek never blocks: it returns the next record or
+ * PROTO_ERR_AGAIN when the ring is empty, or PROTO_ERR_END when it is
+ * empty and the producer called finish. A consumer that got AGAIN may
+ * sleep until the wake callback runs; AGAIN is what arms the wake. Space
+ * is released to the producer in batches (every capacity/16 bytes) and
+ * whenever the consumer finds the ring empty.
+ *
+ * Records. Each record is one event in the binary encoding, delta-coded
+ * against the previous record in the ring, at most capacity/4 bytes; an
+ * output event larger than that is split into several output events.
+ * Because of the deltas, a consumer decodes every record, in order, with
+ * proto_ring_next. peek/consume give the raw bytes to consumers that do
+ * not decode at all (benchmarks, byte counters); do not mix the two.
+ */
+typedef struct proto_ring proto_ring;
+
+int proto_ring_new(const proto_ring_opts *opts, proto_ring **out);
+void proto_ring_free(proto_ring *r);
+size_t proto_ring_capacity(const proto_ring *r);
+
+/* Producer. Returns 0, PROTO_ERR_FULL (lossy: dropped), PROTO_ERR_CLOSED,
+ * PROTO_ERR_TOO_BIG, PROTO_ERR_ARG (invalid event, or a loss event: only
+ * the ring writes those). ev->seq is set in every case but ARG. */
+int proto_ring_push(proto_ring *r, proto_event *ev);
+/* Publish what was pushed, writing a pending loss event if there is room
+ * (PROTO_ERR_AGAIN if it is still pending). */
+int proto_ring_flush(proto_ring *r);
+/* The producer is done for good (no push after it): write a pending loss
+ * event (waiting for room), publish, and let the consumer see
+ * PROTO_ERR_END after the last record. */
+int proto_ring_finish(proto_ring *r);
+
+/* Either side: stop. A waiting or later push returns PROTO_ERR_CLOSED;
+ * the consumer can still read what was published. */
+void proto_ring_shutdown(proto_ring *r);
+void proto_ring_stats_get(const proto_ring *r, proto_ring_stats *out);
+
+/* Consumer, raw: the record rec[0..len) stays valid until consume. Not to
+ * be mixed with proto_ring_next (see "Records" above). */
+int proto_ring_peek(proto_ring *r, const uint8_t **rec, size_t *len);
+void proto_ring_consume(proto_ring *r);
+/* Consume the record returned by the previous next (if any), then peek and
+ * decode the following one into ev (initialised; strings borrowed from
+ * the ring until the next call). 0, AGAIN, END, or a decode error. */
+int proto_ring_next(proto_ring *r, proto_event *ev, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TRACED_PROTO_RING_H */

@@ -1,0 +1,223 @@
+/*
+ * ring_bench [COUNT]: ring throughput, one producer thread and one
+ * consumer thread, for small events. For each case it prints events/s and
+ * ns/event (wall time of the whole transfer divided by COUNT) and the ring
+ * bytes per event. Cases:
+ *   op/peek    op events (opcode + code offset), consumer peeks and
+ *              consumes without decoding (the raw transport cost)
+ *   op/decode  the same, consumer decodes every record (proto_ring_next)
+ *   call/decode call events with one i32 argument, decoded
+ * and, single-threaded, the CPU cost of each side alone (push batches of
+ * 256 events, then drain them), which is what bounds the two-thread rate
+ * when each thread has a core to itself.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "traced/proto_ring.h"
+
+typedef struct bench {
+    proto_ring *ring;
+    uint64_t count;
+    int kind;   /* 0 op, 1 call */
+    bool decode;
+    uint64_t checksum;
+    uint64_t bytes;
+    double prod_cpu, cons_cpu;
+} bench;
+
+static double thread_cpu(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void *producer(void *arg)
+{
+    bench *b = arg;
+    proto_val v = {.type = VM_I32};
+    proto_event ev = {0};
+
+    for (uint64_t i = 0; i < b->count; i++) {
+        ev.t_ns = i * 3;
+        if (b->kind == 0) {
+            ev.type = PROTO_OP;
+            ev.as.op.opcode = 0x20 + (uint32_t)(i & 15);
+            ev.as.op.offset = 1000 + (uint32_t)(i & 1023);
+        } else {
+            v.of.i32 = (int32_t)(i & 1023);
+            ev.type = PROTO_CALL;
+            ev.as.call = (proto_call){(uint32_t)(i & 63), 3, {&v, 1}};
+        }
+        if (proto_ring_push(b->ring, &ev) < 0) {
+            fprintf(stderr, "push failed\n");
+            exit(1);
+        }
+    }
+    proto_ring_finish(b->ring);
+    b->prod_cpu = thread_cpu();
+    return NULL;
+}
+
+static void *consumer(void *arg)
+{
+    bench *b = arg;
+    proto_event ev;
+    uint64_t sum = 0, bytes = 0, n = 0;
+
+    proto_event_init(&ev);
+    for (;;) {
+        int rc;
+
+        if (b->decode) {
+            rc = proto_ring_next(b->ring, &ev, NULL, 0);
+            if (rc == 0) {
+                sum += ev.seq;
+                n++;
+                continue;
+            }
+        } else {
+            const uint8_t *rec;
+            size_t len;
+
+            rc = proto_ring_peek(b->ring, &rec, &len);
+            if (rc == 0) {
+                sum += rec[0];
+                bytes += len;
+                n++;
+                proto_ring_consume(b->ring);
+                continue;
+            }
+        }
+        if (rc == PROTO_ERR_END)
+            break;
+        if (rc != PROTO_ERR_AGAIN) {
+            fprintf(stderr, "consumer: %s\n", proto_strerror(rc));
+            exit(1);
+        }
+        /* A libuv consumer would return to its loop here; spin politely. */
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#else
+        sched_yield();
+#endif
+    }
+    proto_event_close(&ev);
+    if (n != b->count) {
+        fprintf(stderr, "consumer saw %llu of %llu\n", (unsigned long long)n,
+                (unsigned long long)b->count);
+        exit(1);
+    }
+    b->checksum = sum;
+    b->bytes = bytes;
+    b->cons_cpu = thread_cpu();
+    return NULL;
+}
+
+static void run(const char *name, uint64_t count, int kind, bool decode)
+{
+    proto_ring_opts ro = {.capacity = 1u << 20};
+    bench b = {.count = count, .kind = kind, .decode = decode};
+    struct timespec t0, t1;
+    pthread_t p, c;
+    double s;
+
+    if (proto_ring_new(&ro, &b.ring) < 0)
+        exit(1);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pthread_create(&c, NULL, consumer, &b);
+    pthread_create(&p, NULL, producer, &b);
+    pthread_join(p, NULL);
+    pthread_join(c, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    printf("%-12s %10llu events  wall %7.2f M events/s %7.2f ns/event;"
+           "  cpu/event producer %6.2f ns consumer %6.2f ns", name,
+           (unsigned long long)count, (double)count / s / 1e6,
+           s * 1e9 / (double)count, b.prod_cpu * 1e9 / (double)count,
+           b.cons_cpu * 1e9 / (double)count);
+    if (!decode)
+        printf("  %.2f payload bytes/event", (double)b.bytes / (double)count);
+    printf("\n");
+    proto_ring_free(b.ring);
+}
+
+/* Thread CPU time: on a shared machine wall time measures the neighbours. */
+static double now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void run_single(const char *name, uint64_t count, int kind, bool decode)
+{
+    proto_ring_opts ro = {.capacity = 1u << 20};
+    proto_ring *r;
+    proto_val v = {.type = VM_I32};
+    proto_event ev = {0}, out;
+    double push_s = 0, pop_s = 0, t;
+    const uint8_t *rec;
+    size_t len;
+    uint64_t sum = 0;
+
+    if (proto_ring_new(&ro, &r) < 0)
+        exit(1);
+    proto_event_init(&out);
+    for (uint64_t i = 0; i < count;) {
+        t = now();
+        for (int k = 0; k < 256; k++, i++) {
+            ev.t_ns = i * 3;
+            if (kind == 0) {
+                ev.type = PROTO_OP;
+                ev.as.op.opcode = 0x20 + (uint32_t)(i & 15);
+                ev.as.op.offset = 1000 + (uint32_t)(i & 1023);
+            } else {
+                v.of.i32 = (int32_t)(i & 1023);
+                ev.type = PROTO_CALL;
+                ev.as.call = (proto_call){(uint32_t)(i & 63), 3, {&v, 1}};
+            }
+            proto_ring_push(r, &ev);
+        }
+        proto_ring_flush(r);
+        push_s += now() - t;
+        t = now();
+        if (decode) {
+            while (proto_ring_next(r, &out, NULL, 0) == 0)
+                sum += out.seq;
+        } else {
+            while (proto_ring_peek(r, &rec, &len) == 0) {
+                sum += rec[0];
+                proto_ring_consume(r);
+            }
+        }
+        pop_s += now() - t;
+    }
+    printf("%-12s 1 thread: push %6.2f ns/event, %s %6.2f ns/event (%llu)\n",
+           name, push_s * 1e9 / (double)count, decode ? "next" : "peek",
+           pop_s * 1e9 / (double)count, (unsigned long long)(sum & 1));
+    proto_event_close(&out);
+    proto_ring_free(r);
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t count = argc > 1 ? strtoull(argv[1], NULL, 0) : 20000000;
+
+    run_single("op/peek", count, 0, false);
+    run_single("op/decode", count, 0, true);
+    run_single("call/decode", count, 1, true);
+    run("op/peek", count, 0, false);
+    run("op/decode", count, 0, true);
+    run("call/peek", count, 1, false);
+    run("call/decode", count, 1, true);
+    return 0;
+}

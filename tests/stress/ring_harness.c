@@ -1,0 +1,301 @@
+/* See ring_harness.h. */
+#include "ring_harness.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "traced/proto_ring.h"
+
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ull;
+    x ^= x >> 33;
+    return x;
+}
+
+void ring_harness_event(uint64_t i, proto_event *ev, proto_val *vals,
+                        char *bytes)
+{
+    uint64_t h = mix(i + 1);
+    uint32_t nvals = (uint32_t)(h >> 8) % 5;
+    static const uint8_t types[] = {VM_I32, VM_I64, VM_F32, VM_F64,
+                                    VM_V128, VM_FUNCREF, VM_EXTERNREF};
+
+    memset(ev, 0, sizeof *ev);
+    ev->t_ns = i;
+    for (uint32_t k = 0; k < nvals; k++) {
+        uint64_t v = mix(h + k);
+
+        memset(&vals[k], 0, sizeof vals[k]);
+        vals[k].type = types[v % 7];
+        switch (vals[k].type) {
+        case VM_I32: vals[k].of.i32 = (int32_t)(v >> 20); break;
+        case VM_I64: vals[k].of.i64 = (int64_t)v; break;
+        case VM_F32: vals[k].of.f32_bits = (uint32_t)(v >> 7); break;
+        case VM_F64: vals[k].of.f64_bits = v; break;
+        case VM_V128:
+            for (int b = 0; b < 16; b++)
+                vals[k].of.v128[b] = (uint8_t)(v >> (b * 4));
+            break;
+        default:
+            vals[k].of.ref = (v & 7) == 0 ? PROTO_REF_NULL : v >> 40;
+            break;
+        }
+    }
+    switch (h % 16) {
+    case 0: case 1: case 2: case 3: case 4:
+        ev->type = PROTO_CALL;
+        ev->as.call = (proto_call){(uint32_t)(h >> 16) % 5000,
+                                   (uint32_t)(h >> 32) % 64, {vals, nvals}};
+        break;
+    case 5: case 6: case 7: case 8:
+        ev->type = PROTO_RETURN;
+        ev->as.ret = (proto_return){(uint32_t)(h >> 16) % 5000,
+                                    (uint32_t)(h >> 32) % 64, {vals, nvals}};
+        break;
+    case 9: case 10: case 11:
+        ev->type = PROTO_OP;
+        ev->as.op.opcode = (h >> 40) % 3 == 0
+                               ? PROTO_OPCODE(0xfd, (uint32_t)(h >> 20) % 300)
+                               : (uint32_t)(h >> 20) % 0xfb;
+        ev->as.op.offset = (uint32_t)(h >> 24);
+        break;
+    case 12: {
+        uint32_t n = (uint32_t)(h >> 24) % 64;
+
+        for (uint32_t b = 0; b < n; b++)
+            bytes[b] = (char)mix(h + b);
+        ev->type = PROTO_OUTPUT;
+        ev->as.output = (proto_output){1 + (uint32_t)(h >> 50) % 2, {bytes, n}};
+        break;
+    }
+    case 13:
+        ev->type = (h >> 30) & 1 ? PROTO_HOST_CALL : PROTO_HOST_RETURN;
+        ev->as.host = (proto_host_call){(uint32_t)(h >> 16) % 20,
+                                        (uint32_t)(h >> 36) % 20, {vals, nvals}};
+        break;
+    case 14:
+        ev->type = PROTO_THROW;
+        ev->as.throw_ = (proto_throw){(uint32_t)(h >> 16) % 10, {vals, nvals}};
+        break;
+    default:
+        if ((h >> 20) % 64 == 0) {
+            /* Rare, and never dropped: exercises the waiting path in lossy
+             * mode too. */
+            ev->type = PROTO_TRAP;
+            ev->as.trap.code = VM_ERR_TRAP_UNREACHABLE;
+            ev->as.trap.message = (proto_str){"unreachable", 11};
+        } else {
+            ev->type = PROTO_STEP;
+            ev->as.step = (proto_step){(uint32_t)h % 7, (uint32_t)(h >> 8) % 9999,
+                                       (uint32_t)(h >> 24) % 200};
+        }
+        break;
+    }
+}
+
+typedef struct shared {
+    const ring_harness_opts *o;
+    ring_harness_result *res;
+    proto_ring *ring;
+    sem_t wake;
+    atomic_int failed;
+} shared;
+
+static void on_wake(void *user)
+{
+    shared *s = user;
+
+    sem_post(&s->wake);
+}
+
+/* Random pacing: mostly nothing, sometimes a short spin, rarely a yield
+ * or a sleep, so that both sides are sometimes faster than the other. */
+static void pace(uint64_t *rng, unsigned spin_mask, unsigned sleep_mask)
+{
+    uint64_t r = *rng = mix(*rng);
+
+    if ((r & sleep_mask) == 0) {
+        struct timespec ts = {0, (long)(r >> 40) % 200000};
+
+        nanosleep(&ts, NULL);
+    } else if ((r & spin_mask) == 0) {
+        for (volatile unsigned k = 0; k < (unsigned)(r >> 50) % 2000; k++)
+            ;
+    } else if ((r & 0xfffff) == 1) {
+        sched_yield();
+    }
+}
+
+static void *producer(void *arg)
+{
+    shared *s = arg;
+    proto_val vals[8];
+    char bytes[64];
+    proto_event ev;
+    uint64_t rng = s->o->seed * 2 + 1;
+
+    for (uint64_t i = 0; i < s->o->count; i++) {
+        int rc;
+
+        ring_harness_event(i, &ev, vals, bytes);
+        rc = proto_ring_push(s->ring, &ev);
+        if ((rc < 0 && !(rc == PROTO_ERR_FULL && s->o->lossy)) || ev.seq != i) {
+            snprintf(s->res->error, sizeof s->res->error,
+                     "push %llu: %s, seq %llu", (unsigned long long)i,
+                     proto_err_name(rc), (unsigned long long)ev.seq);
+            atomic_store(&s->failed, 1);
+            proto_ring_shutdown(s->ring);
+            break;
+        }
+        if (atomic_load_explicit(&s->failed, memory_order_relaxed))
+            break;
+        pace(&rng, s->o->slow_consumer ? 0x3fff : 0x3ff,
+             s->o->slow_consumer ? 0x3fffff : 0xfffff);
+    }
+    proto_ring_finish(s->ring);
+    return NULL;
+}
+
+static void consumer_fail(shared *s, const char *fmt, unsigned long long a,
+                          unsigned long long b)
+{
+    if (!atomic_exchange(&s->failed, 1))
+        snprintf(s->res->error, sizeof s->res->error, fmt, a, b);
+    proto_ring_shutdown(s->ring);
+}
+
+static void *consumer(void *arg)
+{
+    shared *s = arg;
+    proto_val vals[8];
+    char bytes[64], err[128];
+    proto_event ev, want;
+    uint64_t expect = 0, rng = s->o->seed * 3 + 7;
+
+    proto_event_init(&ev);
+    for (;;) {
+        int rc = proto_ring_next(s->ring, &ev, err, sizeof err);
+
+        if (rc == PROTO_ERR_END)
+            break;
+        if (rc == PROTO_ERR_AGAIN) {
+            struct timespec ts;
+
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 20 * 1000000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            do
+                rc = sem_timedwait(&s->wake, &ts);
+            while (rc < 0 && errno == EINTR);
+            if (rc < 0 && errno == ETIMEDOUT)
+                s->res->wake_timeouts++;
+            if (atomic_load(&s->failed))
+                break;
+            continue;
+        }
+        if (rc < 0) {
+            consumer_fail(s, "decode at seq %llu: error %lld", expect,
+                          (unsigned long long)rc);
+            break;
+        }
+        if (ev.seq != expect) {
+            consumer_fail(s, "expected seq %llu, got %llu", expect, ev.seq);
+            break;
+        }
+        if (ev.type == PROTO_LOSS) {
+            if (!s->o->lossy) {
+                consumer_fail(s, "loss event at seq %llu (count %llu) in "
+                              "lossless mode", ev.seq, ev.as.loss.count);
+                break;
+            }
+            s->res->loss_events++;
+            s->res->loss_covered += ev.as.loss.count;
+            expect += ev.as.loss.count;
+        } else {
+            ring_harness_event(expect, &want, vals, bytes);
+            want.seq = expect;
+            if (!proto_event_equal(&ev, &want)) {
+                consumer_fail(s, "payload of seq %llu differs (type %llu)",
+                              expect, (unsigned long long)ev.type);
+                break;
+            }
+            s->res->delivered++;
+            expect++;
+        }
+        pace(&rng, s->o->slow_consumer ? 0xff : 0x3ff,
+             s->o->slow_consumer ? 0x3ffff : 0xfffff);
+    }
+    proto_event_close(&ev);
+    if (!atomic_load(&s->failed) && expect != s->o->count)
+        consumer_fail(s, "stream ended at seq %llu of %llu", expect,
+                      s->o->count);
+    return NULL;
+}
+
+int ring_harness_run(const ring_harness_opts *o, ring_harness_result *res)
+{
+    proto_ring_opts ro = {0};
+    proto_ring_stats st;
+    struct timespec t0, t1;
+    pthread_t prod, cons;
+    shared s;
+
+    memset(res, 0, sizeof *res);
+    memset(&s, 0, sizeof s);
+    s.o = o;
+    s.res = res;
+    atomic_init(&s.failed, 0);
+    sem_init(&s.wake, 0, 0);
+    ro.capacity = o->capacity ? o->capacity : 64u << 10;
+    ro.lossy = o->lossy;
+    ro.wake = on_wake;
+    ro.wake_user = &s;
+    if (proto_ring_new(&ro, &s.ring) < 0) {
+        snprintf(res->error, sizeof res->error, "proto_ring_new failed");
+        return -1;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pthread_create(&cons, NULL, consumer, &s);
+    pthread_create(&prod, NULL, producer, &s);
+    pthread_join(prod, NULL);
+    pthread_join(cons, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    res->seconds = (double)(t1.tv_sec - t0.tv_sec) +
+                   (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    proto_ring_stats_get(s.ring, &st);
+    res->produced = st.produced;
+    res->dropped = st.dropped;
+    res->waits = st.waits;
+    res->wakes = st.wakes;
+    proto_ring_free(s.ring);
+    sem_destroy(&s.wake);
+    if (atomic_load(&s.failed))
+        return -1;
+    /* Exact accounting. */
+    if (res->produced != o->count ||
+        res->produced != res->delivered + res->dropped ||
+        res->dropped != res->loss_covered || (!o->lossy && res->dropped)) {
+        snprintf(res->error, sizeof res->error,
+                 "accounting: produced %llu delivered %llu dropped %llu "
+                 "loss-covered %llu",
+                 (unsigned long long)res->produced,
+                 (unsigned long long)res->delivered,
+                 (unsigned long long)res->dropped,
+                 (unsigned long long)res->loss_covered);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,13 @@
+/* The protocol unit suites, one per source file (see main.c). */
+#ifndef TRACED_TEST_PROTO_SUITES_H
+#define TRACED_TEST_PROTO_SUITES_H
+
+#include <check.h>
+
+Suite *event_suite(void);
+Suite *binary_suite(void);
+Suite *json_suite(void);
+Suite *ring_suite(void);
+Suite *tracefile_suite(void);
+
+#endif
