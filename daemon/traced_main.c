@@ -1,11 +1,19 @@
 /*
  * traced: the command. Subcommands are a table; `run` loads a module,
- * instantiates it and calls one export. The daemon joins the table later.
+ * instantiates it and calls one export, or with no --invoke runs it as a
+ * WASI command (_start, wasi_snapshot_preview1). The daemon joins the
+ * table later.
  *
- * Exit status: 0 success; 1 the module failed (unreadable, malformed,
+ * Exit status of a WASI command: the program's proc_exit code (0 when
+ * _start returns; the OS keeps the low 8 bits); EXIT_WASI_TRAP (70,
+ * EX_SOFTWARE) when it traps, runs out of fuel or is cancelled, with the
+ * message on stderr; 1 when it cannot be loaded or linked; 2 usage.
+ *
+ * Exit status with --invoke: 0 success; 1 the module failed (unreadable, malformed,
  * invalid, unlinkable, trapped, out of fuel); 2 usage error.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,6 +21,7 @@
 #include <string.h>
 
 #include <traced/vm.h>
+#include <traced/wasi.h>
 
 #include "cli_values.h"
 
@@ -21,6 +30,7 @@
 #endif
 
 #define EXIT_USAGE 2
+#define EXIT_WASI_TRAP 70 /* EX_SOFTWARE: the WASI program trapped */
 
 typedef struct subcommand {
     const char *name;
@@ -34,8 +44,11 @@ static int cmd_run(int argc, char **argv);
 static const subcommand subcommands[] = {
     {"run", cmd_run,
      "run [--fuel N] [--max-pages N] [--max-depth N] FILE.wasm "
-     "--invoke NAME [ARG...]",
-     "call an exported function and print its results"},
+     "--invoke NAME [ARG...]\n"
+     "  traced run [--fuel N] [--dir HOST[:GUEST]]... [--env K=V]... "
+     "FILE.wasm [-- ARG...]",
+     "call an exported function and print its results; without --invoke,\n"
+     "      run a WASI command (its _start) with ARGs as its arguments"},
 };
 
 static void usage(FILE *f)
@@ -54,17 +67,32 @@ static void usage(FILE *f)
             "limit)\n"
             "  --max-pages N  cap any memory at N 64 KiB pages\n"
             "  --max-depth N  cap the call depth at N frames\n"
-            "\nexit status: 0 ok, 1 the module failed or trapped, 2 usage\n");
+            "  --dir HOST[:GUEST]  (WASI) preopen directory HOST, seen by the\n"
+            "                 program as GUEST (default HOST); nothing else of\n"
+            "                 the file system is reachable\n"
+            "  --env K=V      (WASI) an environment variable (none by default)\n"
+            "\nexit status: with --invoke 0 ok, 1 the module failed or trapped;\n"
+            "a WASI command's exit code, %d when it trapped, 1 when it could\n"
+            "not be loaded or linked; 2 usage\n", EXIT_WASI_TRAP);
 }
 
 /* ---- run ------------------------------------------------------------- */
 
+#define MAX_WASI_ITEMS 256 /* --dir and --env, each */
+
 typedef struct run_args {
     const char *path;
     const char *invoke;
-    char **args; /* borrowed from argv */
+    char **args; /* borrowed from argv: --invoke's, or after -- for WASI */
     int nargs;
     vm_store_limits limits;
+    /* WASI mode (no --invoke); strings borrowed from argv, except that
+     * preopen paths point into dir_specs, which main frees. */
+    vm_wasi_preopen preopens[MAX_WASI_ITEMS];
+    char *dir_specs[MAX_WASI_ITEMS];
+    size_t npreopens;
+    const char *env[MAX_WASI_ITEMS];
+    size_t nenv;
 } run_args;
 
 static int parse_count(const char *opt, const char *s, uint64_t max,
@@ -118,6 +146,41 @@ static int parse_run_args(int argc, char **argv, run_args *ra)
                 return -1;
             ra->limits.max_call_depth = (uint32_t)n;
             i++;
+        } else if (strcmp(a, "--dir") == 0) {
+            char *spec, *colon;
+
+            if (!v || !*v || ra->npreopens == MAX_WASI_ITEMS) {
+                fprintf(stderr, "traced: --dir needs HOST[:GUEST] (at most "
+                                "%d)\n", MAX_WASI_ITEMS);
+                return -1;
+            }
+            spec = strdup(v);
+            if (!spec) {
+                fprintf(stderr, "traced: out of memory\n");
+                return -1;
+            }
+            ra->dir_specs[ra->npreopens] = spec;
+            colon = strchr(spec, ':');
+            if (colon)
+                *colon = '\0';
+            ra->preopens[ra->npreopens].host_path = spec;
+            ra->preopens[ra->npreopens].guest_path =
+                colon && colon[1] ? colon + 1 : spec;
+            ra->npreopens++;
+            i++;
+        } else if (strcmp(a, "--env") == 0) {
+            if (!v || !strchr(v, '=') || ra->nenv == MAX_WASI_ITEMS) {
+                fprintf(stderr, "traced: --env needs K=V (at most %d)\n",
+                        MAX_WASI_ITEMS);
+                return -1;
+            }
+            ra->env[ra->nenv++] = v;
+            i++;
+        } else if (strcmp(a, "--") == 0) {
+            /* The WASI program's own arguments. */
+            ra->args = argv + i + 1;
+            ra->nargs = argc - (i + 1);
+            break;
         } else if (a[0] == '-' && a[1]) {
             fprintf(stderr, "traced: run: unknown option %s\n", a);
             return -1;
@@ -125,13 +188,19 @@ static int parse_run_args(int argc, char **argv, run_args *ra)
             ra->path = a;
         } else {
             fprintf(stderr, "traced: run: unexpected argument %s (arguments "
-                            "go after --invoke NAME)\n", a);
+                            "go after --invoke NAME, or after -- for a "
+                            "WASI command)\n", a);
             return -1;
         }
     }
-    if (!ra->path || !ra->invoke) {
+    if (!ra->path) {
         fprintf(stderr, "traced: run: usage: traced %s\n",
                 subcommands[0].synopsis);
+        return -1;
+    }
+    if (ra->invoke && (ra->npreopens || ra->nenv)) {
+        fprintf(stderr, "traced: run: --dir and --env are for WASI commands "
+                        "(without --invoke)\n");
         return -1;
     }
     return 0;
@@ -210,6 +279,73 @@ static void report_failure(const run_args *ra, int rc, const char *msg)
         fprintf(stderr, "traced: %s: %s\n", ra->path, text);
 }
 
+static void free_run_args(run_args *ra)
+{
+    for (size_t i = 0; i < ra->npreopens; i++)
+        free(ra->dir_specs[i]);
+    ra->npreopens = 0;
+}
+
+/*
+ * Run a WASI command: the guest gets FILE as argv[0], the ARGs after --,
+ * the --env variables, the --dir preopens and our stdio. Returns the exit
+ * status (see the top of the file).
+ */
+static int run_wasi(const run_args *ra, const vm_module *module)
+{
+    const char **gargv;
+    vm_wasi_config cfg;
+    vm_store *store = NULL;
+    vm_wasi *wasi = NULL;
+    char err[512] = "";
+    int32_t code = 0;
+    int rc, status = 1;
+
+    gargv = calloc((size_t)ra->nargs + 2, sizeof *gargv);
+    if (!gargv) {
+        fprintf(stderr, "traced: out of memory\n");
+        return 1;
+    }
+    gargv[0] = ra->path;
+    for (int i = 0; i < ra->nargs; i++)
+        gargv[i + 1] = ra->args[i];
+    /* A closed stdout is errno `pipe` for the guest, not our death. */
+    signal(SIGPIPE, SIG_IGN);
+    if ((rc = vm_store_new(&ra->limits, &store))) {
+        fprintf(stderr, "traced: cannot create a store: %s\n",
+                vm_strerror(rc));
+        goto fail_store;
+    }
+    vm_wasi_config_default(&cfg);
+    cfg.argv = gargv;
+    cfg.argc = (size_t)ra->nargs + 1;
+    cfg.envp = ra->env;
+    cfg.envc = ra->nenv;
+    cfg.preopens = ra->preopens;
+    cfg.npreopens = ra->npreopens;
+    if ((rc = vm_wasi_new(store, &cfg, &wasi, err, sizeof err))) {
+        fprintf(stderr, "traced: %s\n", err);
+        goto fail_wasi;
+    }
+    rc = vm_wasi_run_start(wasi, module, &code, NULL, err, sizeof err);
+    if (rc == 0) {
+        status = (int)((uint32_t)code & 0xff);
+    } else if (vm_err_is_trap(rc) || rc == VM_ERR_FUEL ||
+               rc == VM_ERR_CANCELLED || rc == VM_ERR_EXCEPTION) {
+        report_failure(ra, rc, err);
+        status = EXIT_WASI_TRAP;
+    } else {
+        fprintf(stderr, "traced: %s: %s\n", ra->path,
+                *err ? err : vm_strerror(rc));
+    }
+    vm_wasi_free(wasi);
+fail_wasi:
+    vm_store_free(store);
+fail_store:
+    free(gargv);
+    return status;
+}
+
 static int cmd_run(int argc, char **argv)
 {
     run_args ra;
@@ -224,12 +360,15 @@ static int cmd_run(int argc, char **argv)
     vm_val *args = NULL, *results = NULL;
     int rc, status = 1;
 
-    if (parse_run_args(argc, argv, &ra) < 0)
+    if (parse_run_args(argc, argv, &ra) < 0) {
+        free_run_args(&ra);
         return EXIT_USAGE;
+    }
 
     if (read_file(ra.path, &bytes, &len) < 0) {
         fprintf(stderr, "traced: cannot read %s: %s\n", ra.path,
                 strerror(errno));
+        free_run_args(&ra);
         return 1;
     }
     rc = vm_module_new(bytes, len, NULL, &module, err, sizeof err);
@@ -237,7 +376,12 @@ static int cmd_run(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "traced: %s: %s: %s\n", ra.path, vm_strerror(rc),
                 *err ? err : vm_err_name(rc));
+        free_run_args(&ra);
         return 1;
+    }
+    if (!ra.invoke) {
+        status = run_wasi(&ra, module);
+        goto fail_module;
     }
     if (vm_module_import_count(module) > 0) {
         vm_extern_desc d;
@@ -327,6 +471,7 @@ fail_store:
     vm_store_free(store);
 fail_module:
     vm_module_free(module);
+    free_run_args(&ra);
     return status;
 }
 
