@@ -24,6 +24,7 @@
 #include <traced/wasi.h>
 
 #include "cli_values.h"
+#include "export.h"
 
 #ifndef TRACED_VERSION
 #define TRACED_VERSION "0.0.0"
@@ -49,6 +50,10 @@ static const subcommand subcommands[] = {
      "FILE.wasm [-- ARG...]",
      "call an exported function and print its results; without --invoke,\n"
      "      run a WASI command (its _start) with ARGs as its arguments"},
+    {"export", dmn_export_main,
+     "export STREAM --codetracer DIR --module FILE.wasm",
+     "convert a native trace file into a CodeTracer trace directory\n"
+     "      (traced export --help; docs/codetracer.md)"},
 };
 
 static void usage(FILE *f)

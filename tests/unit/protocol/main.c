@@ -12,12 +12,15 @@ Suite *binary_suite(void) __attribute__((weak));
 Suite *json_suite(void) __attribute__((weak));
 Suite *ring_suite(void) __attribute__((weak));
 Suite *tracefile_suite(void) __attribute__((weak));
+Suite *codetracer_suite(void) __attribute__((weak));
 
 int main(void)
 {
     Suite *(*suites[])(void) = {event_suite, binary_suite, json_suite,
-                                ring_suite, tracefile_suite};
-    const char *names[] = {"event", "binary", "json", "ring", "tracefile"};
+                                ring_suite, tracefile_suite,
+                                codetracer_suite};
+    const char *names[] = {"event", "binary", "json", "ring", "tracefile",
+                           "codetracer"};
     SRunner *sr = NULL;
     int failed, missing = 0;
 

@@ -9,5 +9,6 @@ Suite *binary_suite(void);
 Suite *json_suite(void);
 Suite *ring_suite(void);
 Suite *tracefile_suite(void);
+Suite *codetracer_suite(void);
 
 #endif

@@ -13,13 +13,14 @@ Suite *validate_suite(void) __attribute__((weak));
 Suite *compile_suite(void) __attribute__((weak));
 Suite *interp_suite(void) __attribute__((weak));
 Suite *runtime_suite(void) __attribute__((weak));
+Suite *listing_suite(void) __attribute__((weak));
 
 int main(void)
 {
     Suite *(*suites[])(void) = {decode_suite, validate_suite, compile_suite,
-                                interp_suite, runtime_suite};
+                                interp_suite, runtime_suite, listing_suite};
     const char *names[] = {"decode", "validate", "compile", "interp",
-                           "runtime"};
+                           "runtime", "listing"};
     SRunner *sr = NULL;
     int failed, missing = 0;
 
