@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Configure and build one flavour of traced into build/<flavour>.
 #
-#   scripts/build.sh [release|asan|switch|fuzz]   (default: release)
+#   scripts/build.sh [release|asan|switch|fuzz|tsan]   (default: release)
 #
 #   release  optimised, computed-goto dispatch
 #   asan     AddressSanitizer + UBSan, Debug at -O1
 #   switch   the portable switch dispatch (same handlers, other build)
 #   fuzz     libFuzzer targets with sanitizers (needs clang)
+#   tsan     ThreadSanitizer, only the concurrent code's tests (the ring)
 #
 # Warnings are errors in every flavour. BUILD_JOBS overrides the job count.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 flavour=${1:-release}
+targets=()
 jobs=${BUILD_JOBS:-$(nproc 2>/dev/null || echo 2)}
 
 case "$flavour" in
@@ -20,11 +22,13 @@ release) args=(-DCMAKE_BUILD_TYPE=Release) ;;
 asan)    args=(-DCMAKE_BUILD_TYPE=Debug -DTRACED_SANITIZE=ON
                "-DCMAKE_C_FLAGS_DEBUG=-g -O1") ;;
 switch)  args=(-DCMAKE_BUILD_TYPE=Release -DTRACED_SWITCH_DISPATCH=ON) ;;
+tsan)    args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRACED_TSAN=ON)
+         targets=(--target ring_stress test_proto) ;;
 fuzz)    args=(-DCMAKE_BUILD_TYPE=Debug -DTRACED_FUZZ=ON -DTRACED_SANITIZE=ON
                -DCMAKE_C_COMPILER=clang "-DCMAKE_C_FLAGS_DEBUG=-g -O1") ;;
-*) echo "usage: scripts/build.sh [release|asan|switch|fuzz]" >&2; exit 2 ;;
+*) echo "usage: scripts/build.sh [release|asan|switch|fuzz|tsan]" >&2; exit 2 ;;
 esac
 
 build="$repo/build/$flavour"
 cmake -S "$repo" -B "$build" -DTRACED_WERROR=ON "${args[@]}" >/dev/null
-cmake --build "$build" -j "$jobs"
+cmake --build "$build" -j "$jobs" "${targets[@]}"

@@ -176,6 +176,7 @@ static int read_uleb(dec *d, int bits, uint64_t *out)
     unsigned shift = 0;
     uint8_t b;
 
+    *out = 0;
     for (int n = bits;; n -= 7, shift += 7) {
         if (n <= 0)
             return malformed(d, d->pos, "integer representation too long");
@@ -196,6 +197,7 @@ static int read_sleb(dec *d, int bits, int64_t *out)
     unsigned shift = 0;
     uint8_t b;
 
+    *out = 0;
     for (int n = bits;; n -= 7) {
         if (n <= 0)
             return malformed(d, d->pos, "integer representation too long");
