@@ -24,6 +24,7 @@
 #include <traced/wasi.h>
 
 #include "cli_values.h"
+#include "dmn.h"
 #include "export.h"
 
 #ifndef TRACED_VERSION
@@ -50,6 +51,10 @@ static const subcommand subcommands[] = {
      "FILE.wasm [-- ARG...]",
      "call an exported function and print its results; without --invoke,\n"
      "      run a WASI command (its _start) with ARGs as its arguments"},
+    {"serve", dmn_serve_main,
+     "[serve] [--listen HOST:PORT] [--data DIR] [--token T] ...",
+     "start the daemon (the default without a command; traced serve\n"
+     "      --help lists its options, docs/daemon.md describes it)"},
     {"export", dmn_export_main,
      "export STREAM --codetracer DIR --module FILE.wasm",
      "convert a native trace file into a CodeTracer trace directory\n"
@@ -484,10 +489,11 @@ fail_module:
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        usage(stderr);
-        return EXIT_USAGE;
-    }
+    /* No command, or only options: the daemon. */
+    if (argc < 2 || (argv[1][0] == '-' && strcmp(argv[1], "--help") != 0 &&
+                     strcmp(argv[1], "-h") != 0 &&
+                     strcmp(argv[1], "--version") != 0))
+        return dmn_serve_main(argc, argv);
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
         strcmp(argv[1], "help") == 0) {
         usage(stdout);

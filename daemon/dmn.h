@@ -1,0 +1,310 @@
+/*
+ * traced daemon (`traced serve`): private declarations shared by the
+ * daemon's files. docs/daemon.md describes the architecture; in short:
+ *
+ *   serve.c   options, the libuv loop, the lws context, signals, shutdown
+ *   runs.c    the run registry on the loop thread: submit, drain rings,
+ *             chunk files (uv_fs, one write in flight per run), meta.json,
+ *             recovery of earlier runs at start
+ *   run.c     the run thread: the VM, and the event producer (dmn_tracer)
+ *   http.c    the HTTP API and static files (lws callbacks)
+ *   ws.c      WebSocket subscribers: file catch-up, live queues, control
+ *
+ * Threads. Everything here runs on the loop thread except run.c's
+ * dmn_run_thread and the dmn_tracer_* functions, which run on one run's
+ * own thread and touch only that run's vm objects and the producer side
+ * of its ring. The loop thread touches libuv and lws objects; no other
+ * thread does (a run thread's only way to reach the loop is the ring's
+ * wake callback, which calls uv_async_send, the one thread-safe libuv call).
+ */
+#ifndef TRACED_DMN_H
+#define TRACED_DMN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+#include <libwebsockets.h>
+#include <jansson.h>
+
+#include <traced/proto.h>
+#include <traced/proto_ring.h>
+#include <traced/vm.h>
+
+#ifndef container_of
+#define container_of(ptr, type, member)                                     \
+    ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+#endif
+
+typedef struct dmn_config {
+    char host[64];               /* listen address (numeric) */
+    int port;                    /* 0: the kernel picks one */
+    const char *data_dir;        /* borrowed from argv */
+    const char *token;           /* NULL: no token required */
+    const char *static_dir;      /* browser client; NULL: placeholder */
+    uint32_t max_runs;           /* concurrent live runs */
+    size_t max_module_bytes;
+    uint64_t max_fuel;           /* cap and default of a run's fuel; 0 none */
+    uint64_t max_wall_ms;        /* cap and default of a run's wall time */
+    uint32_t max_pages;          /* cap and default of memory pages */
+    uint32_t max_depth;          /* call depth; 0 = VM default */
+    size_t sub_queue_events;     /* live queue cap per subscriber */
+    size_t chunk_bytes;          /* seal a chunk at this payload size */
+    uint32_t flush_ms;           /* flush tick */
+    uint32_t heartbeat_ms;       /* WebSocket heartbeat period */
+    bool quiet;
+} dmn_config;
+
+typedef struct dmn_server dmn_server;
+typedef struct dmn_run dmn_run;
+typedef struct dmn_sub dmn_sub;
+typedef struct dmn_conn dmn_conn;
+
+/* One decoded event shared by the run's window and subscriber queues.
+ * Reference counted; the JSON text is made on first use. Loop thread. */
+typedef struct dmn_evt {
+    uint32_t refs;
+    proto_event ev; /* owns its data (proto_event_copy) */
+    char *json;     /* compact JSON object, NUL-terminated, or NULL */
+    size_t json_len;
+} dmn_evt;
+
+void dmn_evt_unref(dmn_evt *e);
+const char *dmn_evt_json(dmn_evt *e, size_t *len); /* NULL: out of memory */
+
+/* ---- the event producer (run thread) ---------------------------------- */
+
+/*
+ * The producer side of one run: one function per event kind. The run
+ * thread calls run_start, output, run_end today; the VM's tracer hooks
+ * (call, return, host calls, op, throw, trap) plug into the others without
+ * touching the loop side. Pointers in arguments are borrowed for the call.
+ */
+typedef struct dmn_tracer {
+    proto_ring *ring;
+    proto_level level;
+    uint64_t t0_ns;          /* monotonic clock at run start */
+    proto_counters counters; /* what the hooks counted */
+    bool closed;             /* the ring was shut down: stop producing */
+} dmn_tracer;
+
+void dmn_tracer_init(dmn_tracer *t, proto_ring *ring, proto_level level);
+void dmn_tracer_run_start(dmn_tracer *t, const proto_run_start *rs);
+void dmn_tracer_call(dmn_tracer *t, uint32_t func, uint32_t depth,
+                     const proto_val *args, uint32_t nargs);
+void dmn_tracer_return(dmn_tracer *t, uint32_t func, uint32_t depth,
+                       const proto_val *results, uint32_t nresults);
+void dmn_tracer_host_call(dmn_tracer *t, uint32_t func, uint32_t import,
+                          const proto_val *args, uint32_t nargs);
+void dmn_tracer_host_return(dmn_tracer *t, uint32_t func, uint32_t import,
+                            const proto_val *results, uint32_t nresults);
+void dmn_tracer_op(dmn_tracer *t, uint32_t opcode, uint32_t offset);
+void dmn_tracer_throw(dmn_tracer *t, uint32_t tag, const proto_val *payload,
+                      uint32_t n);
+void dmn_tracer_trap(dmn_tracer *t, int32_t code, const char *message);
+void dmn_tracer_output(dmn_tracer *t, uint32_t fd, const uint8_t *bytes,
+                       size_t len);
+/* Pushes run_end and finishes the ring (the run's last event). */
+void dmn_tracer_run_end(dmn_tracer *t, proto_status status,
+                        int32_t exit_code, const proto_val *results,
+                        uint32_t nresults);
+
+/* ---- runs --------------------------------------------------------------- */
+
+/* What a submission asks for; strings owned by the spec (dmn_spec_close). */
+typedef struct dmn_spec {
+    char *name;        /* module name */
+    char *invoke;      /* export to call, or NULL for WASI _start */
+    char **args;       /* invoke's arguments, or WASI argv[1..] */
+    uint32_t nargs;
+    char **env;        /* WASI "K=V" */
+    uint32_t nenv;
+    proto_level level;
+    uint64_t fuel, wall_ms;
+    uint32_t max_pages, max_depth;
+} dmn_spec;
+
+void dmn_spec_close(dmn_spec *s);
+
+/* Lifecycle of a run as meta.json and the API show it. */
+typedef enum dmn_state {
+    DMN_RUNNING,     /* thread running, or its events not yet persisted */
+    DMN_DONE,        /* ended; status says how */
+    DMN_INTERRUPTED, /* found in progress at start: the daemon had died */
+} dmn_state;
+
+struct dmn_run {
+    dmn_server *srv;
+    dmn_run *next; /* srv->runs, newest first */
+    uint64_t id;
+    char dir[512];
+
+    /* Description (meta.json). Written by the loop thread only. */
+    dmn_spec spec;
+    char hash_hex[65];
+    uint8_t hash[32];
+    uint64_t created_ns, ended_ns; /* wall clock, ns since the epoch */
+    dmn_state state;
+    char status[16];     /* proto status name, "running", "interrupted" */
+    char reason[32];     /* why it stopped early: cancelled, wall_time... */
+    char error[512];     /* the VM's message when it failed */
+    int32_t exit_code;
+    json_t *results;     /* array of JSON values, or NULL */
+    proto_counters counters;
+    uint64_t events;     /* = next_seq once done */
+
+    /* Run thread. The loop writes these before uv_thread_create and reads
+     * them after uv_thread_join; the thread owns them in between (store
+     * cancel excepted, see vm.h). */
+    uv_thread_t thread;
+    bool thread_started;
+    vm_module *module;
+    vm_store *store;
+    vm_val *invoke_args; /* parsed at submit time */
+    proto_ring *ring;
+    dmn_tracer tracer;
+    int vm_rc;            /* the VM's final return code */
+    char vm_err[512];
+
+    /* Loop side. */
+    uv_async_t async;     /* the ring's wake */
+    uv_timer_t wall_timer;
+    int open_handles;     /* handles not yet closed; free at zero */
+    bool draining_done;   /* the ring said END */
+    bool cancel_requested;
+    proto_event scratch;  /* decode target for proto_ring_next */
+    proto_chunker chunker;
+    uv_file fd, idx_fd;   /* stream.trace and its .idx; -1 when closed */
+    uint64_t idx_off;
+    proto_chunk *chunks;  /* sealed, waiting to be written (FIFO) */
+    size_t nchunks, chunks_cap;
+    bool writing;         /* one uv_fs_write in flight */
+    int write_stage;      /* 0: chunk data, 1: index entry */
+    uv_fs_t wreq;
+    uv_buf_t wbuf;
+    uint64_t next_seq;    /* seq after the last event drained */
+    /* Events drained but not yet known to be in the file, seqs
+     * win_base .. win_base + win_len - 1 (one per seq: a loss event
+     * stands for its whole range, see dmn_run_window_find). */
+    dmn_evt **win;
+    size_t win_len, win_cap;
+    uint64_t win_base;
+    dmn_sub *subs;        /* subscribers of this run */
+};
+
+/* Persisted stream paths. */
+void dmn_run_stream_path(const dmn_run *r, char *buf, size_t len);
+
+/* Submit: parse, check, create and start. On failure returns an HTTP
+ * status (400, 413, 429, 500, 503) with a message and error code. */
+int dmn_run_submit(dmn_server *srv, const uint8_t *wasm, size_t len,
+                   dmn_spec *spec, dmn_run **out, char *err, size_t errlen,
+                   const char **code);
+dmn_run *dmn_run_find(dmn_server *srv, uint64_t id);
+/* Cancel a running run with a reason ("cancelled", "wall_time",
+ * "shutdown"). Returns false if it is not running. */
+bool dmn_run_cancel(dmn_run *r, const char *reason);
+/* The run's description as JSON (new reference). */
+json_t *dmn_run_json(const dmn_run *r);
+bool dmn_run_is_live(const dmn_run *r);
+/* Flush tick: seal open chunks of live runs, drain rings. */
+void dmn_runs_tick(dmn_server *srv);
+/* At start: list runs in the data dir, repair interrupted ones. */
+int dmn_runs_load(dmn_server *srv, char *err, size_t errlen);
+/* Close every run's handles and free them (shutdown, loop still runs). */
+void dmn_runs_close_all(dmn_server *srv);
+/* After the loop ran the close callbacks: join and free every run. */
+void dmn_runs_free_all(dmn_server *srv);
+/* Number of runs that are live (thread running or writes pending). */
+uint32_t dmn_runs_live(const dmn_server *srv);
+/* The run's events from `seq` on in the window (if any): index into
+ * r->win, or -1 when seq is below the window or at/after next_seq. */
+long dmn_run_window_find(const dmn_run *r, uint64_t seq);
+
+/* The run thread's entry point (run.c). */
+void dmn_run_thread(void *arg);
+
+/* ---- WebSocket ----------------------------------------------------------- */
+
+struct dmn_sub {
+    dmn_conn *conn;
+    dmn_run *run;
+    dmn_sub *next_in_conn, *next_in_run;
+    bool binary;
+    bool live;          /* queued from the drain; else catching up */
+    bool ended;         /* the end message went out */
+    uint64_t next_seq;  /* next seq to queue (live) or read (catch-up) */
+    proto_reader *reader;
+    dmn_evt **q;        /* live queue, FIFO, at most cfg.sub_queue_events */
+    size_t qhead, qlen, qcap;
+    uint64_t fallbacks; /* times the live queue overflowed */
+};
+
+/* One WebSocket connection: lws per-session data (lws allocates it). */
+struct dmn_conn {
+    struct lws *wsi;
+    dmn_server *srv;
+    dmn_conn *next;      /* srv->conns */
+    dmn_sub *subs;
+    dmn_sub *rr;         /* where the next frame search starts */
+    bool runs_sub;       /* subscribed to the list of runs */
+    char **ctrl;         /* control messages (JSON text), FIFO */
+    size_t ctrl_head, ctrl_len, ctrl_cap;
+    char *rx;            /* a message being received in fragments */
+    size_t rx_len;
+    uint8_t *tx;         /* LWS_PRE + frame */
+    size_t tx_cap;
+};
+
+int dmn_ws_established(dmn_conn *c, struct lws *wsi, dmn_server *srv);
+void dmn_ws_closed(dmn_conn *c);
+int dmn_ws_receive(dmn_conn *c, const void *in, size_t len, bool final);
+int dmn_ws_writeable(dmn_conn *c);
+/* A drained event for the run's live subscribers. */
+void dmn_ws_event(dmn_run *r, dmn_evt *e);
+/* The run changed status (meta.json rewritten). */
+void dmn_ws_run_changed(dmn_run *r);
+/* The run goes away (shutdown): drop its subscribers. */
+void dmn_ws_run_closing(dmn_run *r);
+void dmn_ws_heartbeat(dmn_server *srv);
+/* Ask for a writeable callback on every connection subscribed to r. */
+void dmn_ws_kick_run(dmn_run *r);
+
+/* ---- HTTP ------------------------------------------------------------------ */
+
+int dmn_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                      void *user, void *in, size_t len);
+/* Whether wsi's request carries the token (always true without one). */
+bool dmn_http_authorized(dmn_server *srv, struct lws *wsi);
+/* lws per-session data size of the protocol. */
+size_t dmn_http_session_size(void);
+
+/* ---- the server ---------------------------------------------------------- */
+
+struct dmn_server {
+    dmn_config cfg;
+    uv_loop_t loop;
+    uv_signal_t sigint, sigterm;
+    uv_timer_t tick;      /* flush tick and heartbeats */
+    uint64_t last_heartbeat_ms;
+    struct lws_context *lws;
+    struct lws_vhost *vhost;
+    dmn_run *runs;
+    uint64_t next_id;
+    dmn_conn *conns;
+    bool stopping;        /* a signal came: refuse new work */
+    bool lws_destroyed;
+    char static_dir[1024];
+};
+
+void dmn_server_log(dmn_server *srv, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* A run ended, or a write finished: see whether shutdown can complete. */
+void dmn_server_check_stop(dmn_server *srv);
+uint64_t dmn_wall_ns(void);
+
+/* `traced serve` (and `traced` with only options). */
+int dmn_serve_main(int argc, char **argv);
+
+#endif /* TRACED_DMN_H */

@@ -1,0 +1,540 @@
+/*
+ * The HTTP API and static files (docs/daemon.md, "HTTP API"), and the one
+ * lws protocol callback, which also carries WebSocket connections at /ws.
+ *
+ * Loop phase: lws callbacks run from the libuv poll phase on the loop
+ * thread. A request is answered from its writeable callback: the handler
+ * prepares the whole response (JSON, small) in the session and asks for
+ * writeable. A POST body is read into the session up to the module size
+ * limit; past it the rest is discarded and the answer is 413.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "dmn.h"
+
+/* Per-session data of the protocol: a WebSocket connection or a request. */
+typedef struct http_sess {
+    dmn_conn ws; /* first: what a WebSocket session uses */
+    bool is_ws;
+    bool post;
+    char uri[256];
+    uint8_t *body;
+    size_t body_len;
+    bool body_over;
+    int pending_status;     /* answer once the body is in (0: none) */
+    char pending_err[256];
+    const char *pending_code;
+    uint8_t *resp;          /* LWS_PRE + headers + body */
+    size_t resp_len;
+    bool resp_ready;
+} http_sess;
+
+static dmn_server *server_of(struct lws *wsi)
+{
+    return lws_context_user(lws_get_context(wsi));
+}
+
+/* ---- responses -------------------------------------------------------------- */
+
+static int respond(struct lws *wsi, http_sess *s, int status,
+                   const char *ctype, const char *body, size_t len)
+{
+    size_t cap = LWS_PRE + 1024 + len;
+    uint8_t *start, *p, *end;
+
+    free(s->resp);
+    s->resp = malloc(cap);
+    if (!s->resp)
+        return -1;
+    start = p = s->resp + LWS_PRE;
+    end = s->resp + cap - len;
+    if (lws_add_http_common_headers(wsi, (unsigned)status, ctype, len, &p,
+                                    end) ||
+        lws_add_http_header_by_name(wsi,
+                                    (const unsigned char *)"cache-control:",
+                                    (const unsigned char *)"no-store", 8, &p,
+                                    end) ||
+        lws_finalize_http_header(wsi, &p, end))
+        return -1;
+    memcpy(p, body, len);
+    s->resp_len = (size_t)(p - start) + len;
+    s->resp_ready = true;
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static int respond_json(struct lws *wsi, http_sess *s, int status, json_t *j)
+{
+    char *text = json_dumps(j, JSON_COMPACT);
+    int rc;
+
+    json_decref(j);
+    if (!text)
+        return -1;
+    rc = respond(wsi, s, status, "application/json", text, strlen(text));
+    free(text);
+    return rc;
+}
+
+static int respond_error(struct lws *wsi, http_sess *s, int status,
+                         const char *code, const char *msg)
+{
+    return respond_json(wsi, s, status,
+                        json_pack("{s:s, s:s}", "error", msg, "code", code));
+}
+
+/* ---- auth ---------------------------------------------------------------------- */
+
+static bool token_equal(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned diff = (unsigned)(la ^ lb);
+
+    for (size_t i = 0; i < la; i++)
+        diff |= (unsigned char)a[i] ^ (unsigned char)b[i % (lb ? lb : 1)];
+    return diff == 0;
+}
+
+bool dmn_http_authorized(dmn_server *srv, struct lws *wsi)
+{
+    char buf[512];
+    const char *v;
+
+    if (!srv->cfg.token)
+        return true;
+    if (lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
+        strncmp(buf, "Bearer ", 7) == 0 && token_equal(buf + 7, srv->cfg.token))
+        return true;
+    v = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof buf);
+    return v && token_equal(v, srv->cfg.token);
+}
+
+/* ---- submit ----------------------------------------------------------------------- */
+
+static int push_str(char ***v, uint32_t *n, const char *s)
+{
+    char **nv = realloc(*v, (*n + 1) * sizeof *nv);
+
+    if (!nv)
+        return -1;
+    *v = nv;
+    if (!(nv[*n] = strdup(s)))
+        return -1;
+    (*n)++;
+    return 0;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+
+    if (!*s || *s < '0' || *s > '9')
+        return -1;
+    *out = strtoull(s, &end, 10);
+    return *end ? -1 : 0;
+}
+
+/* Cap a requested limit by the server's; 0 asks for the server's. */
+static uint64_t capped(uint64_t want, uint64_t cap)
+{
+    if (!cap)
+        return want;
+    return want && want < cap ? want : cap;
+}
+
+/* The submission's options from the query string. */
+static int parse_spec(struct lws *wsi, dmn_server *srv, dmn_spec *spec,
+                      char *err, size_t errlen)
+{
+    char frag[1024];
+    uint64_t fuel = 0, wall = 0, pages = 0, depth = 0;
+
+    memset(spec, 0, sizeof *spec);
+    spec->level = PROTO_LEVEL_CALLS;
+    for (int i = 0; lws_hdr_copy_fragment(wsi, frag, sizeof frag,
+                                          WSI_TOKEN_HTTP_URI_ARGS, i) > 0;
+         i++) {
+        char *eq = strchr(frag, '='), *v;
+        uint64_t *num = NULL;
+
+        if (!eq) {
+            snprintf(err, errlen, "query parameter %.100s has no value",
+                     frag);
+            return -1;
+        }
+        *eq = '\0';
+        v = eq + 1;
+        if (strcmp(frag, "level") == 0) {
+            int lv = proto_level_from_name(v);
+
+            if (lv < 0) {
+                snprintf(err, errlen, "unknown level %.50s (calls, ops, "
+                         "lines)", v);
+                return -1;
+            }
+            spec->level = (proto_level)lv;
+        } else if (strcmp(frag, "invoke") == 0) {
+            free(spec->invoke);
+            spec->invoke = strdup(v);
+        } else if (strcmp(frag, "name") == 0) {
+            free(spec->name);
+            spec->name = strdup(v);
+        } else if (strcmp(frag, "arg") == 0) {
+            if (push_str(&spec->args, &spec->nargs, v))
+                return -1;
+        } else if (strcmp(frag, "env") == 0) {
+            if (!strchr(v, '=')) {
+                snprintf(err, errlen, "env needs K=V, not %.100s", v);
+                return -1;
+            }
+            if (push_str(&spec->env, &spec->nenv, v))
+                return -1;
+        } else if (strcmp(frag, "fuel") == 0) {
+            num = &fuel;
+        } else if (strcmp(frag, "wall_ms") == 0) {
+            num = &wall;
+        } else if (strcmp(frag, "max_pages") == 0) {
+            num = &pages;
+        } else if (strcmp(frag, "max_depth") == 0) {
+            num = &depth;
+        } else if (strcmp(frag, "token") != 0) {
+            snprintf(err, errlen, "unknown query parameter %.100s", frag);
+            return -1;
+        }
+        if (num && parse_u64(v, num) != 0) {
+            snprintf(err, errlen, "%s needs a number, not %.50s", frag, v);
+            return -1;
+        }
+    }
+    if (pages > 65536 || depth > UINT32_MAX) {
+        snprintf(err, errlen, "max_pages or max_depth out of range");
+        return -1;
+    }
+    spec->fuel = capped(fuel, srv->cfg.max_fuel);
+    spec->wall_ms = capped(wall, srv->cfg.max_wall_ms);
+    spec->max_pages = (uint32_t)capped(pages, srv->cfg.max_pages);
+    spec->max_depth = (uint32_t)capped(depth, srv->cfg.max_depth);
+    return 0;
+}
+
+static int do_submit(struct lws *wsi, http_sess *s, dmn_server *srv)
+{
+    dmn_spec spec;
+    dmn_run *r;
+    char err[1200];
+    const char *code;
+    int status;
+
+    if (parse_spec(wsi, srv, &spec, err, sizeof err) != 0) {
+        dmn_spec_close(&spec);
+        return respond_error(wsi, s, 400, "bad_request", err);
+    }
+    if (s->body_len == 0) {
+        dmn_spec_close(&spec);
+        return respond_error(wsi, s, 400, "bad_module",
+                             "the request body must be a wasm module");
+    }
+    status = dmn_run_submit(srv, s->body, s->body_len, &spec, &r, err,
+                            sizeof err, &code);
+    dmn_spec_close(&spec);
+    free(s->body);
+    s->body = NULL;
+    if (status)
+        return respond_error(wsi, s, status, code, err);
+    return respond_json(wsi, s, 201, dmn_run_json(r));
+}
+
+/* ---- routing ------------------------------------------------------------------------ */
+
+static const char *mime_of(const char *path)
+{
+    static const struct {
+        const char *ext, *mime;
+    } types[] = {
+        {".html", "text/html"},          {".js", "text/javascript"},
+        {".mjs", "text/javascript"},     {".css", "text/css"},
+        {".json", "application/json"},   {".wasm", "application/wasm"},
+        {".svg", "image/svg+xml"},       {".png", "image/png"},
+        {".ico", "image/x-icon"},        {".txt", "text/plain"},
+    };
+    const char *dot = strrchr(path, '.');
+
+    for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(dot, types[i].ext) == 0)
+            return types[i].mime;
+    return "application/octet-stream";
+}
+
+static const char placeholder_html[] =
+    "<!doctype html>\n<html><head><meta charset=\"utf-8\">"
+    "<title>traced</title></head>\n<body><h1>traced</h1>\n"
+    "<p>The browser client is coming. Meanwhile the daemon serves its "
+    "HTTP API at <a href=\"/api/runs\">/api/runs</a> and its WebSocket "
+    "protocol at <code>/ws</code>; <code>tracectl</code> drives it from a "
+    "terminal.</p>\n</body></html>\n";
+
+static int serve_static(struct lws *wsi, http_sess *s, dmn_server *srv,
+                        const char *uri)
+{
+    char path[1400];
+    struct stat st;
+    int n;
+
+    if (strstr(uri, "..") || uri[0] != '/')
+        return respond_error(wsi, s, 404, "not_found", "no such file");
+    if (strcmp(uri, "/") == 0)
+        uri = "/index.html";
+    if (srv->static_dir[0]) {
+        snprintf(path, sizeof path, "%s%s", srv->static_dir, uri);
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+            n = lws_serve_http_file(wsi, path, mime_of(path), NULL, 0);
+            if (n < 0)
+                return -1;
+            if (n > 0 && lws_http_transaction_completed(wsi))
+                return -1;
+            return 0;
+        }
+    }
+    if (strcmp(uri, "/index.html") == 0)
+        return respond(wsi, s, 200, "text/html", placeholder_html,
+                       sizeof placeholder_html - 1);
+    return respond_error(wsi, s, 404, "not_found", "no such file");
+}
+
+/* /api/runs/ID[/rest]: the run, and what follows its id. */
+static dmn_run *route_run(dmn_server *srv, const char *uri, const char **rest,
+                          bool *bad)
+{
+    char *end;
+    uint64_t id;
+
+    *bad = false;
+    if (uri[0] < '0' || uri[0] > '9') {
+        *bad = true;
+        return NULL;
+    }
+    id = strtoull(uri, &end, 10);
+    *rest = end;
+    return dmn_run_find(srv, id);
+}
+
+static int handle_api(struct lws *wsi, http_sess *s, dmn_server *srv)
+{
+    const char *uri = s->uri + 4; /* after /api */
+    const char *rest = "";
+    dmn_run *r;
+    bool bad;
+
+    if (strcmp(uri, "/runs") == 0 || strcmp(uri, "/runs/") == 0) {
+        if (s->post)
+            return do_submit(wsi, s, srv);
+        json_t *a = json_array();
+
+        for (r = srv->runs; r; r = r->next)
+            json_array_append_new(a, dmn_run_json(r));
+        return respond_json(wsi, s, 200, json_pack("{s:o}", "runs", a));
+    }
+    if (strncmp(uri, "/runs/", 6) != 0)
+        return respond_error(wsi, s, 404, "not_found", "no such endpoint");
+    r = route_run(srv, uri + 6, &rest, &bad);
+    if (bad)
+        return respond_error(wsi, s, 404, "not_found", "no such endpoint");
+    if (!r)
+        return respond_error(wsi, s, 404, "unknown_run", "no such run");
+    if (strcmp(rest, "") == 0 && !s->post)
+        return respond_json(wsi, s, 200, dmn_run_json(r));
+    if (strcmp(rest, "/cancel") == 0 && s->post) {
+        if (!dmn_run_cancel(r, "cancelled"))
+            return respond_error(wsi, s, 409, "not_running",
+                                 "the run is not running");
+        return respond_json(wsi, s, 202, dmn_run_json(r));
+    }
+    if (strcmp(rest, "/stream") == 0 && !s->post) {
+        char path[600];
+        int n;
+
+        dmn_run_stream_path(r, path, sizeof path);
+        n = lws_serve_http_file(wsi, path, "application/octet-stream", NULL,
+                                0);
+        if (n < 0)
+            return -1;
+        if (n > 0 && lws_http_transaction_completed(wsi))
+            return -1;
+        return 0;
+    }
+    if (strcmp(rest, "") == 0 || strcmp(rest, "/cancel") == 0 ||
+        strcmp(rest, "/stream") == 0)
+        return respond_error(wsi, s, 405, "method_not_allowed",
+                             "method not allowed here");
+    return respond_error(wsi, s, 404, "not_found", "no such endpoint");
+}
+
+/* Answer the request now that any body is in. */
+static int dispatch(struct lws *wsi, http_sess *s, dmn_server *srv)
+{
+    if (s->pending_status)
+        return respond_error(wsi, s, s->pending_status, s->pending_code,
+                             s->pending_err);
+    if (strncmp(s->uri, "/api/", 5) == 0 || strcmp(s->uri, "/api") == 0)
+        return handle_api(wsi, s, srv);
+    if (s->post)
+        return respond_error(wsi, s, 405, "method_not_allowed",
+                             "method not allowed here");
+    return serve_static(wsi, s, srv, s->uri);
+}
+
+static void set_pending(http_sess *s, int status, const char *code,
+                        const char *msg)
+{
+    s->pending_status = status;
+    s->pending_code = code;
+    snprintf(s->pending_err, sizeof s->pending_err, "%s", msg);
+}
+
+static int on_http(struct lws *wsi, http_sess *s, dmn_server *srv,
+                   const char *in)
+{
+    char buf[64];
+    uint64_t clen = 0;
+    bool has_body;
+
+    memset(s, 0, sizeof *s);
+    snprintf(s->uri, sizeof s->uri, "%s", in ? in : "/");
+    s->post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+    if (!s->post && lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) == 0)
+        set_pending(s, 405, "method_not_allowed", "only GET and POST");
+    if (lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
+        clen = strtoull(buf, NULL, 10);
+    has_body = s->post && (clen > 0 ||
+                           lws_hdr_total_length(
+                               wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0);
+    if (!dmn_http_authorized(srv, wsi))
+        set_pending(s, 401, "unauthorized",
+                    "a valid token is required (Authorization: Bearer T "
+                    "or ?token=T)");
+    else if (srv->stopping)
+        set_pending(s, 503, "shutting_down", "the daemon is shutting down");
+    else if (clen > srv->cfg.max_module_bytes) {
+        char msg[128];
+
+        snprintf(msg, sizeof msg, "body of %" PRIu64 " bytes exceeds the "
+                 "limit of %zu", clen, srv->cfg.max_module_bytes);
+        set_pending(s, 413, "too_large", msg);
+    }
+    if (has_body)
+        return 0; /* the answer comes at LWS_CALLBACK_HTTP_BODY_COMPLETION */
+    return dispatch(wsi, s, srv);
+}
+
+static int on_body(http_sess *s, dmn_server *srv, const void *in, size_t len)
+{
+    uint8_t *n;
+
+    if (s->pending_status || s->body_over || len == 0)
+        return 0; /* discarding, or an empty piece */
+    if (s->body_len + len > srv->cfg.max_module_bytes) {
+        char msg[128];
+
+        free(s->body);
+        s->body = NULL;
+        s->body_over = true;
+        snprintf(msg, sizeof msg, "body exceeds the limit of %zu bytes",
+                 srv->cfg.max_module_bytes);
+        set_pending(s, 413, "too_large", msg);
+        return 0;
+    }
+    n = realloc(s->body, s->body_len + len);
+    if (!n)
+        return -1;
+    s->body = n;
+    memcpy(s->body + s->body_len, in, len);
+    s->body_len += len;
+    return 0;
+}
+
+static int on_writeable(struct lws *wsi, http_sess *s)
+{
+    int n;
+
+    if (!s->resp_ready)
+        return 0;
+    s->resp_ready = false;
+    n = lws_write(wsi, s->resp + LWS_PRE, s->resp_len, LWS_WRITE_HTTP_FINAL);
+    free(s->resp);
+    s->resp = NULL;
+    if (n < 0)
+        return -1;
+    if (lws_http_transaction_completed(wsi))
+        return -1;
+    return 0;
+}
+
+int dmn_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                      void *user, void *in, size_t len)
+{
+    http_sess *s = user;
+    dmn_server *srv = server_of(wsi);
+
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        return on_http(wsi, s, srv, in);
+    case LWS_CALLBACK_HTTP_BODY:
+        return on_body(s, srv, in, len);
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        return dispatch(wsi, s, srv);
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return on_writeable(wsi, s);
+    case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (s && !s->is_ws) {
+            free(s->body);
+            s->body = NULL;
+            free(s->resp);
+            s->resp = NULL;
+        }
+        return 0;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {
+        char uri[256];
+
+        if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0 ||
+            strcmp(uri, "/ws") != 0) {
+            lws_return_http_status(wsi, 404, "WebSocket is at /ws");
+            return 1;
+        }
+        if (!dmn_http_authorized(srv, wsi)) {
+            lws_return_http_status(wsi, 401, "a valid token is required");
+            return 1;
+        }
+        if (srv->stopping) {
+            lws_return_http_status(wsi, 503, "shutting down");
+            return 1;
+        }
+        return 0;
+    }
+    case LWS_CALLBACK_ESTABLISHED:
+        s->is_ws = true;
+        return dmn_ws_established(&s->ws, wsi, srv);
+    case LWS_CALLBACK_CLOSED:
+        if (s && s->is_ws)
+            dmn_ws_closed(&s->ws);
+        return 0;
+    case LWS_CALLBACK_RECEIVE:
+        return dmn_ws_receive(&s->ws, in, len, lws_is_final_fragment(wsi));
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return dmn_ws_writeable(&s->ws);
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+size_t dmn_http_session_size(void)
+{
+    return sizeof(http_sess);
+}

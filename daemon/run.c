@@ -1,0 +1,341 @@
+/*
+ * The run thread: instantiate the module in the run's own store, call it,
+ * and produce the run's events into its ring through dmn_tracer, the
+ * producer adapter (one function per event kind).
+ *
+ * Threads: everything in this file runs on the run's thread. It touches
+ * the run's vm objects, the producer side of its ring and the run fields
+ * marked "run thread" in dmn.h; never libuv or lws.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <traced/wasi.h>
+
+#include "dmn.h"
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void dmn_tracer_init(dmn_tracer *t, proto_ring *ring, proto_level level)
+{
+    memset(t, 0, sizeof *t);
+    t->ring = ring;
+    t->level = level;
+    t->t0_ns = mono_ns();
+}
+
+/* Push one event. Lossless ring: push waits for room, so only a shutdown
+ * ring (daemon stopping) makes it fail; then the tracer goes quiet. */
+static void emit(dmn_tracer *t, proto_event *ev)
+{
+    if (t->closed || !proto_level_includes(t->level, ev->type))
+        return;
+    ev->t_ns = mono_ns() - t->t0_ns;
+    if (proto_ring_push(t->ring, ev) == PROTO_ERR_CLOSED)
+        t->closed = true;
+}
+
+void dmn_tracer_run_start(dmn_tracer *t, const proto_run_start *rs)
+{
+    proto_event ev = {.type = PROTO_RUN_START};
+
+    t->t0_ns = mono_ns();
+    ev.as.run_start = *rs;
+    emit(t, &ev);
+    /* Rare events are published at once so that followers see them. */
+    proto_ring_flush(t->ring);
+}
+
+void dmn_tracer_call(dmn_tracer *t, uint32_t func, uint32_t depth,
+                     const proto_val *args, uint32_t nargs)
+{
+    proto_event ev = {.type = PROTO_CALL};
+
+    t->counters.calls++;
+    if (depth > t->counters.max_depth)
+        t->counters.max_depth = depth;
+    ev.as.call.func = func;
+    ev.as.call.depth = depth;
+    ev.as.call.args.items = args;
+    ev.as.call.args.count = nargs;
+    emit(t, &ev);
+}
+
+void dmn_tracer_return(dmn_tracer *t, uint32_t func, uint32_t depth,
+                       const proto_val *results, uint32_t nresults)
+{
+    proto_event ev = {.type = PROTO_RETURN};
+
+    ev.as.ret.func = func;
+    ev.as.ret.depth = depth;
+    ev.as.ret.results.items = results;
+    ev.as.ret.results.count = nresults;
+    emit(t, &ev);
+}
+
+void dmn_tracer_host_call(dmn_tracer *t, uint32_t func, uint32_t import,
+                          const proto_val *args, uint32_t nargs)
+{
+    proto_event ev = {.type = PROTO_HOST_CALL};
+
+    t->counters.host_calls++;
+    ev.as.host.func = func;
+    ev.as.host.import = import;
+    ev.as.host.vals.items = args;
+    ev.as.host.vals.count = nargs;
+    emit(t, &ev);
+    /* A host call may block (I/O): publish first (proto_ring.h). */
+    proto_ring_flush(t->ring);
+}
+
+void dmn_tracer_host_return(dmn_tracer *t, uint32_t func, uint32_t import,
+                            const proto_val *results, uint32_t nresults)
+{
+    proto_event ev = {.type = PROTO_HOST_RETURN};
+
+    ev.as.host.func = func;
+    ev.as.host.import = import;
+    ev.as.host.vals.items = results;
+    ev.as.host.vals.count = nresults;
+    emit(t, &ev);
+}
+
+void dmn_tracer_op(dmn_tracer *t, uint32_t opcode, uint32_t offset)
+{
+    proto_event ev = {.type = PROTO_OP};
+
+    t->counters.ops++;
+    ev.as.op.opcode = opcode;
+    ev.as.op.offset = offset;
+    emit(t, &ev);
+}
+
+void dmn_tracer_throw(dmn_tracer *t, uint32_t tag, const proto_val *payload,
+                      uint32_t n)
+{
+    proto_event ev = {.type = PROTO_THROW};
+
+    t->counters.throws++;
+    ev.as.throw_.tag = tag;
+    ev.as.throw_.payload.items = payload;
+    ev.as.throw_.payload.count = n;
+    emit(t, &ev);
+}
+
+void dmn_tracer_trap(dmn_tracer *t, int32_t code, const char *message)
+{
+    proto_event ev = {.type = PROTO_TRAP};
+
+    t->counters.traps++;
+    ev.as.trap.code = code;
+    ev.as.trap.message.ptr = message ? message : "";
+    ev.as.trap.message.len = message ? (uint32_t)strlen(message) : 0;
+    emit(t, &ev);
+    proto_ring_flush(t->ring);
+}
+
+void dmn_tracer_output(dmn_tracer *t, uint32_t fd, const uint8_t *bytes,
+                       size_t len)
+{
+    /* The ring splits an output larger than a record may be; cap one
+     * write at the protocol's limit and send the rest after it. */
+    while (len > 0) {
+        size_t n = len < PROTO_MAX_BYTES ? len : PROTO_MAX_BYTES;
+        proto_event ev = {.type = PROTO_OUTPUT};
+
+        ev.as.output.fd = fd;
+        ev.as.output.data.ptr = (const char *)bytes;
+        ev.as.output.data.len = (uint32_t)n;
+        emit(t, &ev);
+        bytes += n;
+        len -= n;
+    }
+    proto_ring_flush(t->ring);
+}
+
+void dmn_tracer_run_end(dmn_tracer *t, proto_status status,
+                        int32_t exit_code, const proto_val *results,
+                        uint32_t nresults)
+{
+    proto_event ev = {.type = PROTO_RUN_END};
+
+    ev.as.run_end.status = status;
+    ev.as.run_end.exit_code = exit_code;
+    ev.as.run_end.results.items = results;
+    ev.as.run_end.results.count = nresults;
+    ev.as.run_end.counters = t->counters;
+    emit(t, &ev);
+    proto_ring_finish(t->ring);
+}
+
+/* ---- the thread ---------------------------------------------------------- */
+
+static void on_output(void *user, int stream, const uint8_t *bytes,
+                      size_t len)
+{
+    dmn_tracer_output(user, (uint32_t)stream, bytes, len);
+}
+
+static proto_status status_of(int rc, int32_t exit_code)
+{
+    if (rc == 0)
+        return exit_code ? PROTO_STATUS_EXIT : PROTO_STATUS_OK;
+    if (rc == VM_ERR_EXIT)
+        return PROTO_STATUS_EXIT;
+    if (rc == VM_ERR_FUEL)
+        return PROTO_STATUS_FUEL;
+    if (rc == VM_ERR_CANCELLED)
+        return PROTO_STATUS_CANCELLED;
+    if (rc == VM_ERR_EXCEPTION)
+        return PROTO_STATUS_EXCEPTION;
+    /* Traps, and failures to link or instantiate (the message says). */
+    return PROTO_STATUS_TRAP;
+}
+
+/* Call the export r->spec.invoke with the arguments parsed at submit. */
+static int run_invoke(dmn_run *r, proto_val **results_out, uint32_t *nres)
+{
+    vm_instance *inst;
+    vm_extern ext;
+    vm_functype_view ft;
+    vm_val *results;
+    int rc;
+
+    rc = vm_instance_new(r->store, r->module, NULL, 0, &inst, r->vm_err,
+                         sizeof r->vm_err);
+    if (rc)
+        return rc;
+    if (vm_instance_export(inst, r->spec.invoke, &ext) != 0 ||
+        ext.kind != VM_EXTERN_FUNC || vm_func_type(ext.of.func, &ft) != 0) {
+        snprintf(r->vm_err, sizeof r->vm_err, "no exported function %s",
+                 r->spec.invoke);
+        return VM_ERR_NOT_FOUND;
+    }
+    results = calloc(ft.nresults + 1u, sizeof *results);
+    *results_out = calloc(ft.nresults + 1u, sizeof **results_out);
+    if (!results || !*results_out) {
+        free(results);
+        return VM_ERR_NOMEM;
+    }
+    rc = vm_func_call(r->store, ext.of.func, r->invoke_args, ft.nparams,
+                      results, ft.nresults, r->vm_err, sizeof r->vm_err);
+    if (rc == 0) {
+        for (uint32_t i = 0; i < ft.nresults; i++)
+            (*results_out)[i] = proto_val_from_vm(&results[i]);
+        *nres = ft.nresults;
+    }
+    free(results);
+    return rc;
+}
+
+/* Run a WASI command; its output becomes output events. */
+static int run_wasi(dmn_run *r, int32_t *exit_code)
+{
+    vm_wasi_config cfg;
+    vm_wasi *wasi = NULL;
+    const char **argv;
+    int rc;
+
+    argv = calloc(r->spec.nargs + 2u, sizeof *argv);
+    if (!argv)
+        return VM_ERR_NOMEM;
+    argv[0] = r->spec.name;
+    for (uint32_t i = 0; i < r->spec.nargs; i++)
+        argv[i + 1] = r->spec.args[i];
+    vm_wasi_config_default(&cfg);
+    cfg.argv = argv;
+    cfg.argc = r->spec.nargs + 1u;
+    cfg.envp = (const char *const *)r->spec.env;
+    cfg.envc = r->spec.nenv;
+    cfg.stdin_fd = -1;
+    cfg.stdout_fd = -1;
+    cfg.stderr_fd = -1;
+    cfg.on_output = on_output;
+    cfg.capture_only = true;
+    cfg.user = &r->tracer;
+    rc = vm_wasi_new(r->store, &cfg, &wasi, r->vm_err, sizeof r->vm_err);
+    if (rc == 0) {
+        rc = vm_wasi_run_start(wasi, r->module, exit_code, NULL, r->vm_err,
+                               sizeof r->vm_err);
+        vm_wasi_free(wasi);
+    }
+    free(argv);
+    return rc;
+}
+
+void dmn_run_thread(void *arg)
+{
+    dmn_run *r = arg;
+    proto_run_start rs;
+    proto_str *argv;
+    proto_import *imports;
+    uint32_t nimports = 0, nfuncs_imported = 0;
+    proto_val *results = NULL;
+    uint32_t nres = 0;
+    int32_t exit_code = 0;
+    int rc;
+
+    /* run_start: argv as the program sees it, and the function imports. */
+    argv = calloc(r->spec.nargs + 1u, sizeof *argv);
+    nimports = vm_module_import_count(r->module);
+    imports = calloc(nimports + 1u, sizeof *imports);
+    memset(&rs, 0, sizeof rs);
+    if (argv && imports) {
+        argv[0].ptr = r->spec.name;
+        argv[0].len = (uint32_t)strlen(r->spec.name);
+        for (uint32_t i = 0; i < r->spec.nargs; i++) {
+            argv[i + 1].ptr = r->spec.args[i];
+            argv[i + 1].len = (uint32_t)strlen(r->spec.args[i]);
+        }
+        for (uint32_t i = 0; i < nimports; i++) {
+            vm_extern_desc d;
+
+            if (vm_module_import(r->module, i, &d) || d.kind != VM_EXTERN_FUNC)
+                continue;
+            imports[nfuncs_imported].module.ptr = d.module;
+            imports[nfuncs_imported].module.len = (uint32_t)strlen(d.module);
+            imports[nfuncs_imported].name.ptr = d.name;
+            imports[nfuncs_imported].name.len = (uint32_t)strlen(d.name);
+            nfuncs_imported++;
+        }
+        rs.argv = argv;
+        rs.argc = r->spec.nargs + 1u;
+        rs.imports = imports;
+        rs.nimports = nfuncs_imported;
+    }
+    rs.run_id = r->id;
+    rs.wall_ns = r->created_ns;
+    rs.level = r->spec.level;
+    rs.module.ptr = r->spec.name;
+    rs.module.len = (uint32_t)strlen(r->spec.name);
+    memcpy(rs.hash, r->hash, 32);
+    dmn_tracer_run_start(&r->tracer, &rs);
+
+    if (!argv || !imports)
+        rc = VM_ERR_NOMEM;
+    else if (r->spec.invoke)
+        rc = run_invoke(r, &results, &nres);
+    else
+        rc = run_wasi(r, &exit_code);
+    if (rc == VM_ERR_EXIT)
+        exit_code = vm_store_exit_code(r->store);
+    if (vm_err_is_trap(rc))
+        dmn_tracer_trap(&r->tracer, rc, r->vm_err[0] ? r->vm_err
+                                                     : vm_strerror(rc));
+    r->vm_rc = rc;
+    if (rc && !r->vm_err[0])
+        snprintf(r->vm_err, sizeof r->vm_err, "%s", vm_strerror(rc));
+    dmn_tracer_run_end(&r->tracer, status_of(rc, exit_code), exit_code,
+                       results, nres);
+    free(results);
+    free(imports);
+    free(argv);
+}

@@ -1,0 +1,256 @@
+#!/usr/bin/env bash
+# Black-box tests of the daemon: start `traced` on a free loopback port with
+# a temporary data dir and talk to it only as clients do (tracectl, curl,
+# and the npm `ws` package). Usage: tests/daemon/run.sh BUILD_DIR
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+build=$(cd "${1:?usage: run.sh BUILD_DIR}" && pwd)
+traced=$build/traced
+ctl_bin=$build/tracectl
+ctl() { timeout 30 "$ctl_bin" "$@"; }
+ctl=ctl
+tmp=$(mktemp -d)
+pid=""
+failures=0
+checks=0
+
+cleanup() {
+    if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ok() { checks=$((checks + 1)); echo "ok   $*"; }
+bad() { checks=$((checks + 1)); failures=$((failures + 1)); echo "FAIL $*"; }
+check() { # check NAME COMMAND...
+    local name=$1
+    shift
+    if "$@"; then ok "$name"; else bad "$name"; fi
+}
+
+for t in "$traced" "$ctl_bin"; do
+    [[ -x "$t" ]] || { echo "$t was not built"; exit 1; }
+done
+for m in spin chatty; do
+    wat2wasm "$here/$m.wat" -o "$tmp/$m.wasm" || exit 1
+done
+wat2wasm "$here/../demo/fib.wat" -o "$tmp/fib.wasm" || exit 1
+
+# start [OPTIONS...]: the daemon on a free port, data in $tmp/data.
+start() {
+    rm -f "$tmp/port"
+    "$traced" --listen 127.0.0.1:0 --data "$tmp/data" --port-file "$tmp/port" \
+        --max-module-bytes 65536 --heartbeat-ms 500 --sub-queue 64 "$@" \
+        >>"$tmp/traced.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do
+        [[ -s "$tmp/port" ]] && break
+        sleep 0.05
+    done
+    port=$(cat "$tmp/port" 2>/dev/null)
+    export TRACED_URL=http://127.0.0.1:$port
+    [[ -n "$port" ]]
+}
+
+# wait_done RUN: until the run has left "running" (10 s at most).
+wait_done() {
+    for _ in $(seq 200); do
+        "$ctl" status "$1" 2>/dev/null | grep -q '"status": "running"' || return 0
+        sleep 0.05
+    done
+    return 1
+}
+field() { # field RUN KEY: a top-level string or number of the run's JSON
+    "$ctl" status "$1" | sed -n "s/^  \"$2\": \"\{0,1\}\([^\",]*\).*/\1/p"
+}
+# seqs FILE: the seq of each JSON event line
+seqs() { sed -n 's/^{"seq":\([0-9]*\),.*/\1/p' "$1"; }
+file_seqs() { # file_seqs RUN: seqs persisted in the run's stream file
+    timeout 20 "$ctl_bin" tail --file "$tmp/data/runs/$1/stream.trace" --no-follow \
+        --format jsonl >"$tmp/f$1.jsonl"
+    seqs "$tmp/f$1.jsonl"
+}
+http() { # http METHOD PATH [curl args]: prints "STATUS BODY"
+    local m=$1 p=$2
+    shift 2
+    curl -s -o "$tmp/body" -w '%{http_code}' -X "$m" "$@" "$TRACED_URL$p"
+    echo " $(cat "$tmp/body")"
+}
+
+check "daemon starts on a free port" start
+
+# ---- basic API --------------------------------------------------------------
+id=$("$ctl" submit "$tmp/fib.wasm" --invoke fib 20)
+check "submit --invoke prints the run id" test "$id" = 1
+wait_done "$id"
+check "fib run ends ok" test "$(field "$id" status)" = ok
+check "fib result recorded" grep -q '"value": "6765"' <("$ctl" status "$id")
+check "ls lists the run" grep -q "^1 .*ok" <("$ctl" ls)
+
+id=$("$ctl" submit "$tmp/chatty.wasm" -- 300 0)
+"$ctl" tail "$id" --format jsonl >"$tmp/t.jsonl"
+check "tail of a WASI run exits 0 with its status ok" test $? -eq 0
+check "tail gets 302 events" test "$(seqs "$tmp/t.jsonl" | wc -l)" -eq 302
+check "tail equals the file" cmp -s <(seqs "$tmp/t.jsonl") <(file_seqs "$id")
+"$ctl" tail "$id" --format jsonl --binary >"$tmp/b.jsonl"
+check "binary frames carry the same stream" cmp -s "$tmp/t.jsonl" "$tmp/b.jsonl"
+check "tree format shows output" grep -q '^\[fd 1\] line 00299' <("$ctl" tail "$id")
+"$ctl" tail "$id" --format jsonl --from 290 >"$tmp/r.jsonl"
+check "tail --from 290 starts at 290" test "$(seqs "$tmp/r.jsonl" | head -1)" = 290
+
+# ---- limits and cancel ------------------------------------------------------
+id=$("$ctl" submit "$tmp/spin.wasm" --invoke spin 1000000000000)
+sleep 0.2
+check "long run is running" test "$(field "$id" status)" = running
+"$ctl" cancel "$id" >/dev/null
+wait_done "$id"
+check "cancelled run says so" test "$(field "$id" status)" = cancelled
+check "cancel of a finished run is 409" grep -q '^409' <(http POST "/api/runs/$id/cancel")
+id=$("$ctl" submit "$tmp/spin.wasm" --wall-ms 200 --invoke spin 1000000000000)
+wait_done "$id"
+check "wall-time limit ends the run" test "$(field "$id" reason)" = wall_time
+id=$("$ctl" submit "$tmp/spin.wasm" --fuel 10000 --invoke spin 1000000000000)
+wait_done "$id"
+check "fuel limit ends the run" test "$(field "$id" status)" = fuel
+
+# ---- bad input --------------------------------------------------------------
+echo "not wasm at all" >"$tmp/junk"
+check "not wasm: 400 bad_module" grep -q '^400 .*bad_module' \
+    <(http POST /api/runs --data-binary @"$tmp/junk")
+head -c 30 "$tmp/chatty.wasm" >"$tmp/trunc.wasm"
+check "truncated module: 400 with the VM's message" grep -q '^400 .*malformed' \
+    <(http POST /api/runs --data-binary @"$tmp/trunc.wasm")
+head -c 100000 /dev/zero >"$tmp/big"
+check "over the size limit: 413" grep -q '^413 .*too_large' \
+    <(http POST /api/runs --data-binary @"$tmp/big")
+check "bad invoke argument: 400" grep -q '^400 .*bad_arguments' \
+    <(http POST '/api/runs?invoke=fib&arg=xyz' --data-binary @"$tmp/fib.wasm")
+check "unknown run: 404" grep -q '^404 .*unknown_run' <(http GET /api/runs/4242)
+check "unknown level: 400" grep -q '^400' \
+    <(http POST '/api/runs?level=loud' --data-binary @"$tmp/fib.wasm")
+"$ctl" tail 4242 >/dev/null 2>&1
+check "tail of an unknown run fails" test $? -eq 1
+http GET / >"$tmp/index"
+check "/ serves the placeholder client" grep -q 'client is coming' "$tmp/index"
+
+# ---- WebSocket: a client we did not write -----------------------------------
+if [[ ! -d "$here/node_modules/ws" ]]; then
+    (cd "$here" && npm ci --no-audit --no-fund >/dev/null 2>&1)
+fi
+if [[ -d "$here/node_modules/ws" ]]; then
+    id=2 # the 300-line chatty run
+    node "$here/ws_client.js" "ws://127.0.0.1:$port/ws" errors-and-subscribe "$id" >"$tmp/node.seqs"
+    check "ws: errors for bad JSON, unknown type, unknown run; then events" test $? -eq 0
+    check "ws (npm ws) gets exactly the persisted stream" cmp -s "$tmp/node.seqs" <(file_seqs "$id")
+    node "$here/ws_client.js" "ws://127.0.0.1:$port/ws" vanish
+    check "a client vanishing mid-frame" test $? -eq 0
+    check "daemon keeps serving after it" grep -q '^200' <(http GET /api/runs)
+else
+    bad "npm ws package not installed (npm ci in tests/daemon)"
+fi
+
+# ---- concurrent runs, three subscribers each --------------------------------
+# Baseline: one run with nobody watching.
+id=$("$ctl" submit "$tmp/chatty.wasm" -- 3000 60000)
+wait_done "$id"
+base_ms=$(( ($(field "$id" ended_ns) - $(field "$id" created_ns)) / 1000000 ))
+runs=()
+for i in 1 2 3 4; do
+    runs+=("$("$ctl" submit "$tmp/chatty.wasm" -- 3000 60000)")
+done
+for r in "${runs[@]}"; do
+    "$ctl" tail "$r" --format jsonl >"$tmp/s$r.a" &
+    "$ctl" tail "$r" --format jsonl --delay-ms 20 >"$tmp/s$r.c" &
+done
+sleep 0.3
+for r in "${runs[@]}"; do
+    "$ctl" tail "$r" --format jsonl --from 0 --binary >"$tmp/s$r.b" &
+done
+wait $(jobs -p | grep -v "^$pid\$") 2>/dev/null
+rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+for r in "${runs[@]}"; do
+    file_seqs "$r" >"$tmp/f$r.seqs"
+    check "run $r: 3002 events persisted" test "$(wc -l <"$tmp/f$r.seqs")" -eq 3002
+    for s in a b c; do
+        check "run $r subscriber $s got exactly the file's stream" \
+            cmp -s <(seqs "$tmp/s$r.$s") "$tmp/f$r.seqs"
+    done
+    ms=$(( ($(field "$r" ended_ns) - $(field "$r" created_ns)) / 1000000 ))
+    # Four runs share two cores with their subscribers: allow for that.
+    check "run $r (${ms} ms, alone ${base_ms} ms) not held up by the slow reader" \
+        test "$ms" -lt $((base_ms * 6 + 2000))
+done
+check "daemon peak memory ${rss} KiB stays bounded" test "${rss:-999999}" -lt 262144
+
+# ---- reconnect and resume ---------------------------------------------------
+r=${runs[0]}
+"$ctl" tail "$r" --format jsonl 2>/dev/null | head -n 1000 >"$tmp/part1"
+last=$(seqs "$tmp/part1" | tail -1)
+"$ctl" tail "$r" --format jsonl --from $((last + 1)) >"$tmp/part2"
+check "resume from last+1 continues exactly" \
+    cmp -s <(cat "$tmp/part1" "$tmp/part2" | seqs /dev/stdin) "$tmp/f$r.seqs"
+
+# ---- tail --file while another process writes -------------------------------
+id=$("$ctl" submit "$tmp/chatty.wasm" -- 2000 100000)
+sleep 0.05
+"$ctl" tail --file "$tmp/data/runs/$id/stream.trace" --format jsonl >"$tmp/ff.jsonl"
+check "tail --file follows a growing file to run_end" \
+    test "$(seqs "$tmp/ff.jsonl" | wc -l)" -eq 2002
+
+# ---- SIGTERM: flush and exit 0 ----------------------------------------------
+id=$("$ctl" submit "$tmp/spin.wasm" --invoke spin 1000000000000)
+sleep 0.1
+kill -TERM "$pid"
+wait "$pid"
+check "SIGTERM exits 0" test $? -eq 0
+pid=""
+check "SIGTERM cancelled the run (meta)" grep -q '"reason": "shutdown"' "$tmp/data/runs/$id/meta.json"
+
+# ---- SIGKILL mid-run, restart: interrupted ---------------------------------
+start --token s3cret
+export TRACED_TOKEN=s3cret
+id=$("$ctl" submit "$tmp/chatty.wasm" -- 100000 100000)
+sleep 0.5
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null
+pid=""
+start --token s3cret
+check "killed run is listed as interrupted" test "$(field "$id" status)" = interrupted
+timeout 20 "$ctl_bin" tail --file "$tmp/data/runs/$id/stream.trace" --no-follow \
+    --format jsonl >"$tmp/k.jsonl" 2>/dev/null
+n=$(seqs "$tmp/k.jsonl" | wc -l)
+check "its stream reads cleanly to the last chunk ($n events)" test "$n" -gt 0
+"$ctl" tail "$id" --format jsonl >"$tmp/k2.jsonl"
+check "subscribing to it replays the same events" cmp -s <(seqs "$tmp/k.jsonl") <(seqs "$tmp/k2.jsonl")
+check "earlier runs are still listed" test "$("$ctl" ls | wc -l)" -gt 10
+
+# ---- tokens ------------------------------------------------------------------
+check "no token: 401" grep -q '^401 .*unauthorized' <(http GET /api/runs)
+check "wrong token: 401" grep -q '^401' <(http GET /api/runs -H 'Authorization: Bearer nope')
+check "Bearer token: 200" grep -q '^200' <(http GET /api/runs -H 'Authorization: Bearer s3cret')
+check "?token=: 200" grep -q '^200' <(http GET '/api/runs?token=s3cret')
+if [[ -d "$here/node_modules/ws" ]]; then
+    check "ws without token: 401" node "$here/ws_client.js" "ws://127.0.0.1:$port/ws" expect-status 401
+    check "ws with ?token=: subscribes" node "$here/ws_client.js" \
+        "ws://127.0.0.1:$port/ws?token=s3cret" errors-and-subscribe 2 >/dev/null
+fi
+check "non-loopback without --token is refused" \
+    grep -q 'needs --token' <(env -u TRACED_TOKEN timeout 5 "$traced" \
+        --listen 0.0.0.0:0 --data "$tmp/x" 2>&1)
+
+kill -INT "$pid"
+wait "$pid"
+check "SIGINT exits 0" test $? -eq 0
+pid=""
+
+echo
+echo "daemon tests: $((checks - failures)) of $checks passed"
+if [[ $failures -gt 0 ]]; then
+    echo "--- traced log"
+    tail -n 30 "$tmp/traced.log"
+fi
+[[ $failures -eq 0 ]]
