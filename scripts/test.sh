@@ -3,13 +3,13 @@
 # release, asan and switch flavours, and run every tier in each:
 #
 #   unit         build/<flavour>/test_vm and every other test_* (Check)
-#   spec core    traced-spec over the spec suite's core/*.wast, SIMD aside
-#   spec simd    core/simd_*.wast: may fail, must not crash (exit 0 or 1)
-#   proposals    tail-call and exception-handling: may fail, must not crash
+#   spec core    traced-spec over the spec suite's core/*.wast (SIMD too)
+#   proposals    tail-call and exception-handling (must pass)
 #   regression   tests/regression/*.wast and *.wat, through traced-spec
 #   demo         traced run of tests/demo/fib.wat prints i32:832040
 #
-# and once: a 60-second fuzz run (scripts/fuzz.sh 60) when that script and
+# and once: the ring stress tests (10^8 events in the release build, 10^7
+# under ThreadSanitizer, lossless and lossy), a 60-second fuzz run (scripts/fuzz.sh 60) when that script and
 # clang exist, and every tests/*/run.sh (given the release build dir).
 #
 # The spec suite is $WASM_TESTSUITE, by default ../shared/wasm-testsuite
@@ -88,17 +88,15 @@ fi
 # Sanitizer reports must fail the run; leaks are checked (LSan) at exit.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1}
 
 xfail=()
 [[ -f tests/spec/xfail.txt ]] && xfail=(--xfail tests/spec/xfail.txt)
 
-core=() simd=()
+core=()
 if [[ -d "$suite/core" ]]; then
     for f in "$suite"/core/*.wast; do
-        case "$(basename "$f")" in
-        simd_*) simd+=("$f") ;;
-        *) core+=("$f") ;;
-        esac
+        core+=("$f")
     done
 else
     echo "spec suite not found at $suite (set WASM_TESTSUITE): spec tiers skipped"
@@ -124,10 +122,9 @@ for flavour in "${flavours[@]}"; do
     done
     if [[ ${#core[@]} -gt 0 ]]; then
         tier "$flavour: spec core" run_built "$b/traced-spec" "${xfail[@]}" "${core[@]}"
-        tier "$flavour: spec simd (no crash)" no_crash run_built "$b/traced-spec" --show 0 "${simd[@]}"
-        tier "$flavour: spec tail-call (no crash)" no_crash run_built "$b/traced-spec" --show 0 \
+        tier "$flavour: spec tail-call" run_built "$b/traced-spec" \
             --enable-tail-call "$suite"/proposals/tail-call/*.wast
-        tier "$flavour: spec exceptions (no crash)" no_crash run_built "$b/traced-spec" --show 0 \
+        tier "$flavour: spec exceptions" run_built "$b/traced-spec" \
             --enable-exceptions "$suite"/proposals/exception-handling/*.wast
     fi
     if [[ ${#regression[@]} -gt 0 ]]; then
@@ -135,6 +132,14 @@ for flavour in "${flavours[@]}"; do
     fi
     tier "$flavour: demo (traced run fib 30)" demo "$b/traced"
 done
+
+# The ring is the one lock-free structure: stress it at full size in the
+# release build and under ThreadSanitizer (docs/protocol.md, "The ring").
+tier "release: ring stress 10^8" run_built build/release/ring_stress 100000000 both
+if tier "tsan: build" scripts/build.sh tsan; then
+    tier "tsan: unit test_proto" run_built build/tsan/test_proto
+    tier "tsan: ring stress 10^7" run_built build/tsan/ring_stress 10000000 both
+fi
 
 if [[ -x scripts/fuzz.sh ]]; then
     if command -v clang >/dev/null; then

@@ -7,7 +7,9 @@
  * slots (runtime_int.h's vm__slot) laid out as
  *
  *     [0, nparam_slots)               parameters
- *     [nparam_slots, nlocal_slots)    declared locals, zeroed at entry
+ *     [nparam_slots, nlocal_slots)    declared locals (then the hidden
+ *                                     exception slots of try blocks),
+ *                                     zeroed at entry
  *     [nlocal_slots, +nconsts)        constant pool, copied in at entry
  *     [temp_base, frame_slots)        operand stack: wasm stack height h
  *                                     (counted in slots) lives at
@@ -48,7 +50,7 @@ typedef struct vm__code {
     uint32_t nwords;
     uint32_t nparam_slots;  /* slots taken by the parameters */
     uint32_t nresult_slots; /* slots taken by the results */
-    uint32_t nlocal_slots;  /* parameters + declared locals */
+    uint32_t nlocal_slots;  /* parameters + declared + hidden locals */
     uint32_t nconsts;       /* constant pool slots */
     vm__slot *consts;       /* nconsts values; owned */
     uint32_t temp_base;     /* nlocal_slots + nconsts */
@@ -61,7 +63,40 @@ typedef struct vm__code {
      */
     uint32_t *srcmap;
     uint32_t nsrcmap;
+    /* Exception handlers (see vm__handler); NULL / 0 without try. */
+    struct vm__handler *handlers;
+    uint32_t nhandlers;
 } vm__code;
+
+/*
+ * One catch clause (or delegate) of a try: the unwinder looks up the word
+ * index of the raising instruction (a throw, rethrow, or a call that
+ * propagated an exception) in the running function's table. Entries are
+ * in the order their try bodies close, so inner tries come before the
+ * tries around them, and one try's clauses are contiguous in clause
+ * order: the first entry that covers the word and matches wins.
+ *
+ * depth is the number of try bodies around this try's body. A DELEGATE
+ * entry that matches sets a limit: from there on only entries with depth
+ * below limit count (the tries around delegate's label); limit 0 passes
+ * the exception to the caller.
+ */
+enum vm__handler_kind {
+    VM_HANDLER_CATCH,     /* tag matches: payload to slot, go to target */
+    VM_HANDLER_CATCH_ALL, /* any exception: go to target */
+    VM_HANDLER_DELEGATE,  /* rethrow to the tries below limit */
+};
+
+typedef struct vm__handler {
+    uint32_t start, end;  /* try body: words [start, end) */
+    uint8_t kind;         /* enum vm__handler_kind */
+    uint32_t depth;       /* try bodies around this one */
+    uint32_t tag;         /* CATCH: tag index in the instance */
+    uint32_t target;      /* CATCH*: word index of the handler code */
+    uint32_t slot;        /* CATCH: first payload slot */
+    uint32_t exn_slot;    /* CATCH*: hidden slot that keeps the exception
+                             for rethrow; DELEGATE: the limit */
+} vm__handler;
 
 /*
  * Debugging aid (compile.c): disassemble code into buf, snprintf-style

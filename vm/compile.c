@@ -90,6 +90,87 @@ static const uint16_t simple_iop[VM_OP_COUNT] = {
 #undef X
 };
 
+/*
+ * SIMD opcodes (all but v128.const, which goes to the constant pool):
+ * one-to-one into the internal instruction of the same name, operands
+ * per the signature, immediates (memarg offset, lane, shuffle indices)
+ * per the layout. See compile_simd().
+ */
+#define SIMD_OPS(X) \
+    X(V128_LOAD) X(V128_LOAD8X8_S) X(V128_LOAD8X8_U) X(V128_LOAD16X4_S) \
+    X(V128_LOAD16X4_U) X(V128_LOAD32X2_S) X(V128_LOAD32X2_U) \
+    X(V128_LOAD8_SPLAT) X(V128_LOAD16_SPLAT) X(V128_LOAD32_SPLAT) \
+    X(V128_LOAD64_SPLAT) X(V128_STORE) X(I8X16_SHUFFLE) X(I8X16_SWIZZLE) \
+    X(I8X16_SPLAT) X(I16X8_SPLAT) X(I32X4_SPLAT) X(I64X2_SPLAT) \
+    X(F32X4_SPLAT) X(F64X2_SPLAT) X(I8X16_EXTRACT_LANE_S) \
+    X(I8X16_EXTRACT_LANE_U) X(I8X16_REPLACE_LANE) X(I16X8_EXTRACT_LANE_S) \
+    X(I16X8_EXTRACT_LANE_U) X(I16X8_REPLACE_LANE) X(I32X4_EXTRACT_LANE) \
+    X(I32X4_REPLACE_LANE) X(I64X2_EXTRACT_LANE) X(I64X2_REPLACE_LANE) \
+    X(F32X4_EXTRACT_LANE) X(F32X4_REPLACE_LANE) X(F64X2_EXTRACT_LANE) \
+    X(F64X2_REPLACE_LANE) X(I8X16_EQ) X(I8X16_NE) X(I8X16_LT_S) \
+    X(I8X16_LT_U) X(I8X16_GT_S) X(I8X16_GT_U) X(I8X16_LE_S) X(I8X16_LE_U) \
+    X(I8X16_GE_S) X(I8X16_GE_U) X(I16X8_EQ) X(I16X8_NE) X(I16X8_LT_S) \
+    X(I16X8_LT_U) X(I16X8_GT_S) X(I16X8_GT_U) X(I16X8_LE_S) X(I16X8_LE_U) \
+    X(I16X8_GE_S) X(I16X8_GE_U) X(I32X4_EQ) X(I32X4_NE) X(I32X4_LT_S) \
+    X(I32X4_LT_U) X(I32X4_GT_S) X(I32X4_GT_U) X(I32X4_LE_S) X(I32X4_LE_U) \
+    X(I32X4_GE_S) X(I32X4_GE_U) X(F32X4_EQ) X(F32X4_NE) X(F32X4_LT) \
+    X(F32X4_GT) X(F32X4_LE) X(F32X4_GE) X(F64X2_EQ) X(F64X2_NE) \
+    X(F64X2_LT) X(F64X2_GT) X(F64X2_LE) X(F64X2_GE) X(V128_NOT) \
+    X(V128_AND) X(V128_ANDNOT) X(V128_OR) X(V128_XOR) X(V128_BITSELECT) \
+    X(V128_ANY_TRUE) X(V128_LOAD8_LANE) X(V128_LOAD16_LANE) \
+    X(V128_LOAD32_LANE) X(V128_LOAD64_LANE) X(V128_STORE8_LANE) \
+    X(V128_STORE16_LANE) X(V128_STORE32_LANE) X(V128_STORE64_LANE) \
+    X(V128_LOAD32_ZERO) X(V128_LOAD64_ZERO) X(F32X4_DEMOTE_F64X2_ZERO) \
+    X(F64X2_PROMOTE_LOW_F32X4) X(I8X16_ABS) X(I8X16_NEG) X(I8X16_POPCNT) \
+    X(I8X16_ALL_TRUE) X(I8X16_BITMASK) X(I8X16_NARROW_I16X8_S) \
+    X(I8X16_NARROW_I16X8_U) X(F32X4_CEIL) X(F32X4_FLOOR) X(F32X4_TRUNC) \
+    X(F32X4_NEAREST) X(I8X16_SHL) X(I8X16_SHR_S) X(I8X16_SHR_U) \
+    X(I8X16_ADD) X(I8X16_ADD_SAT_S) X(I8X16_ADD_SAT_U) X(I8X16_SUB) \
+    X(I8X16_SUB_SAT_S) X(I8X16_SUB_SAT_U) X(F64X2_CEIL) X(F64X2_FLOOR) \
+    X(I8X16_MIN_S) X(I8X16_MIN_U) X(I8X16_MAX_S) X(I8X16_MAX_U) \
+    X(F64X2_TRUNC) X(I8X16_AVGR_U) X(I16X8_EXTADD_PAIRWISE_I8X16_S) \
+    X(I16X8_EXTADD_PAIRWISE_I8X16_U) X(I32X4_EXTADD_PAIRWISE_I16X8_S) \
+    X(I32X4_EXTADD_PAIRWISE_I16X8_U) X(I16X8_ABS) X(I16X8_NEG) \
+    X(I16X8_Q15MULR_SAT_S) X(I16X8_ALL_TRUE) X(I16X8_BITMASK) \
+    X(I16X8_NARROW_I32X4_S) X(I16X8_NARROW_I32X4_U) \
+    X(I16X8_EXTEND_LOW_I8X16_S) X(I16X8_EXTEND_HIGH_I8X16_S) \
+    X(I16X8_EXTEND_LOW_I8X16_U) X(I16X8_EXTEND_HIGH_I8X16_U) X(I16X8_SHL) \
+    X(I16X8_SHR_S) X(I16X8_SHR_U) X(I16X8_ADD) X(I16X8_ADD_SAT_S) \
+    X(I16X8_ADD_SAT_U) X(I16X8_SUB) X(I16X8_SUB_SAT_S) X(I16X8_SUB_SAT_U) \
+    X(F64X2_NEAREST) X(I16X8_MUL) X(I16X8_MIN_S) X(I16X8_MIN_U) \
+    X(I16X8_MAX_S) X(I16X8_MAX_U) X(I16X8_AVGR_U) \
+    X(I16X8_EXTMUL_LOW_I8X16_S) X(I16X8_EXTMUL_HIGH_I8X16_S) \
+    X(I16X8_EXTMUL_LOW_I8X16_U) X(I16X8_EXTMUL_HIGH_I8X16_U) X(I32X4_ABS) \
+    X(I32X4_NEG) X(I32X4_ALL_TRUE) X(I32X4_BITMASK) \
+    X(I32X4_EXTEND_LOW_I16X8_S) X(I32X4_EXTEND_HIGH_I16X8_S) \
+    X(I32X4_EXTEND_LOW_I16X8_U) X(I32X4_EXTEND_HIGH_I16X8_U) X(I32X4_SHL) \
+    X(I32X4_SHR_S) X(I32X4_SHR_U) X(I32X4_ADD) X(I32X4_SUB) X(I32X4_MUL) \
+    X(I32X4_MIN_S) X(I32X4_MIN_U) X(I32X4_MAX_S) X(I32X4_MAX_U) \
+    X(I32X4_DOT_I16X8_S) X(I32X4_EXTMUL_LOW_I16X8_S) \
+    X(I32X4_EXTMUL_HIGH_I16X8_S) X(I32X4_EXTMUL_LOW_I16X8_U) \
+    X(I32X4_EXTMUL_HIGH_I16X8_U) X(I64X2_ABS) X(I64X2_NEG) \
+    X(I64X2_ALL_TRUE) X(I64X2_BITMASK) X(I64X2_EXTEND_LOW_I32X4_S) \
+    X(I64X2_EXTEND_HIGH_I32X4_S) X(I64X2_EXTEND_LOW_I32X4_U) \
+    X(I64X2_EXTEND_HIGH_I32X4_U) X(I64X2_SHL) X(I64X2_SHR_S) \
+    X(I64X2_SHR_U) X(I64X2_ADD) X(I64X2_SUB) X(I64X2_MUL) X(I64X2_EQ) \
+    X(I64X2_NE) X(I64X2_LT_S) X(I64X2_GT_S) X(I64X2_LE_S) X(I64X2_GE_S) \
+    X(I64X2_EXTMUL_LOW_I32X4_S) X(I64X2_EXTMUL_HIGH_I32X4_S) \
+    X(I64X2_EXTMUL_LOW_I32X4_U) X(I64X2_EXTMUL_HIGH_I32X4_U) X(F32X4_ABS) \
+    X(F32X4_NEG) X(F32X4_SQRT) X(F32X4_ADD) X(F32X4_SUB) X(F32X4_MUL) \
+    X(F32X4_DIV) X(F32X4_MIN) X(F32X4_MAX) X(F32X4_PMIN) X(F32X4_PMAX) \
+    X(F64X2_ABS) X(F64X2_NEG) X(F64X2_SQRT) X(F64X2_ADD) X(F64X2_SUB) \
+    X(F64X2_MUL) X(F64X2_DIV) X(F64X2_MIN) X(F64X2_MAX) X(F64X2_PMIN) \
+    X(F64X2_PMAX) X(I32X4_TRUNC_SAT_F32X4_S) X(I32X4_TRUNC_SAT_F32X4_U) \
+    X(F32X4_CONVERT_I32X4_S) X(F32X4_CONVERT_I32X4_U) \
+    X(I32X4_TRUNC_SAT_F64X2_S_ZERO) X(I32X4_TRUNC_SAT_F64X2_U_ZERO) \
+    X(F64X2_CONVERT_LOW_I32X4_S) X(F64X2_CONVERT_LOW_I32X4_U)
+
+static const uint16_t simd_iop[VM_OP_COUNT] = {
+#define X(name) [VM_OP_##name] = VM_IOP_##name + 1,
+    SIMD_OPS(X)
+#undef X
+};
+
 /* Operand slots are tagged while a function is being compiled: temp_base
  * is known only at the end (the constant pool grows as we go), so temps
  * are written as TEMP_TAG | height and relocated when the body is done. */
@@ -111,7 +192,7 @@ typedef struct vent {
     uint8_t type;
 } vent;
 
-enum ctl_kind { CTL_FUNC, CTL_BLOCK, CTL_LOOP, CTL_IF };
+enum ctl_kind { CTL_FUNC, CTL_BLOCK, CTL_LOOP, CTL_IF, CTL_TRY };
 
 /* A control frame (label). */
 typedef struct ctl {
@@ -128,6 +209,16 @@ typedef struct ctl {
     uint32_t patch;         /* forward branches to the end: linked list */
     uint32_t else_patch;    /* IF: target word of the BR_UNLESS, or NONE32 */
     uint32_t ord;           /* ordinal of the block in the body */
+    /* Exception handling. body_tries: try bodies open inside this label
+     * (for a try in its body part, itself included); what a delegate to
+     * it passes on. TRY only: tdepth, the try bodies around it; in_catch,
+     * past its body; try_start/try_end, its body's words; exn_slot, the
+     * hidden local that keeps the exception its catches took. */
+    uint32_t body_tries;
+    uint32_t tdepth;
+    bool in_catch;
+    uint32_t try_start, try_end;
+    uint32_t exn_slot;
 } ctl;
 
 /* What the previous wasm instruction left behind, for the peepholes. */
@@ -192,6 +283,13 @@ typedef struct comp {
 
     last_instr prev, last;
     uint32_t fuel_word; /* immediate of the open FUEL, or NONE32 */
+
+    /* Exception handling: the handler table being built, the try bodies
+     * and try blocks open, and the hidden exception locals (one per try
+     * nesting level, max_tries from the pre-scan, from exn_base on). */
+    vm__handler *handlers;
+    size_t nhandlers, handlers_cap;
+    uint32_t try_depth, try_nest, max_tries, exn_base;
     uint32_t fuel_count;
 } comp;
 
@@ -832,6 +930,7 @@ static ctl *enter_block(comp *c, ctl *proto)
     f->patch = NONE32;
     f->else_patch = NONE32;
     f->ord = c->block_ord++;
+    f->body_tries = c->try_depth;
     return f;
 }
 
@@ -984,6 +1083,103 @@ static void compile_simple(comp *c, vm__opcode op, const uint8_t **pp,
     }
 }
 
+/*
+ * v128.const: a pair of adjacent pool slots (the low half first), shared
+ * with any earlier pair of the same value; when the pool is full, a
+ * V128_CONST into the canonical temp. The halves join the hash so that
+ * scalar constants with the same bits can share them.
+ */
+static void push_const_v128(comp *c, uint64_t lo, uint64_t hi)
+{
+    uint32_t d;
+
+    for (uint32_t k = 0; k + 1 < c->nconsts; k++) {
+        if (c->consts[k] == lo && c->consts[k + 1] == hi) {
+            vpush(c, VM_V128, c->nlocal_slots + k);
+            return;
+        }
+    }
+    if (c->nconsts + 2 <= CONST_POOL_MAX) {
+        uint32_t k = c->nconsts;
+
+        for (int half = 0; half < 2; half++) {
+            uint64_t v = half ? hi : lo;
+            uint32_t i = (uint32_t)((v * 0x9E3779B97F4A7C15ull) >> 53) &
+                         (CONST_HASH_SIZE - 1);
+
+            c->consts[c->nconsts++] = v;
+            while (c->const_hash[i] && c->consts[c->const_hash[i] - 1u] != v)
+                i = (i + 1) & (CONST_HASH_SIZE - 1);
+            if (!c->const_hash[i])
+                c->const_hash[i] = (uint16_t)c->nconsts;
+        }
+        vpush(c, VM_V128, c->nlocal_slots + k);
+        return;
+    }
+    d = vpush(c, VM_V128, NONE32);
+    emit_op(c, VM_IOP_V128_CONST);
+    emit_dst(c, d);
+    emit_w(c, (uint32_t)lo);
+    emit_w(c, (uint32_t)(lo >> 32));
+    emit_w(c, (uint32_t)hi);
+    emit_w(c, (uint32_t)(hi >> 32));
+}
+
+/* The 0xFD opcodes: v128.const, or a SIMD_OPS row compiled like
+ * compile_simple plus lane (i) words; the shuffle's 16 lane bytes travel
+ * as 4 words. */
+static void compile_simd(comp *c, vm__opcode op, const uint8_t **pp,
+                         const uint8_t *end)
+{
+    const vm__opinfo *info = &vm__opinfo_table[op];
+    const char *sig = info->sig, *colon = strchr(sig, ':');
+    uint32_t nin = (uint32_t)(colon - sig), si = 0, ii = 0, offset = 0;
+    uint32_t in[3], imm[4] = {0}, d = 0;
+    vm__iop iop;
+
+    if (op == VM_OP_V128_CONST) {
+        uint64_t lo = read_le(pp, end, 8);
+        push_const_v128(c, lo, read_le(pp, end, 8));
+        return;
+    }
+    if (!simd_iop[op]) {
+        set_error(c, VM_ERR_LIMIT, "opcode not supported by the compiler");
+        return;
+    }
+    iop = (vm__iop)(simd_iop[op] - 1);
+    for (uint32_t k = nin; k-- > 0;)
+        in[k] = vpop(c).slot;
+    switch (info->imm) {
+    case VM_IMM_MEMARG:
+    case VM_IMM_MEMARG_LANE:
+        (void)read_u32(pp, end); /* alignment: a hint */
+        offset = read_u32(pp, end);
+        if (info->imm == VM_IMM_MEMARG_LANE)
+            imm[0] = (uint32_t)read_le(pp, end, 1);
+        break;
+    case VM_IMM_LANE:
+        imm[0] = (uint32_t)read_le(pp, end, 1);
+        break;
+    case VM_IMM_SHUFFLE:
+        for (int k = 0; k < 4; k++)
+            imm[k] = (uint32_t)read_le(pp, end, 4);
+        break;
+    default:
+        break;
+    }
+    if (colon[1])
+        d = vpush(c, sig_type(colon[1]), NONE32);
+    emit_op(c, iop);
+    for (const char *l = vm__iop_layout[iop]; *l; l++) {
+        switch (*l) {
+        case 'd': emit_dst(c, d); break;
+        case 's': emit_w(c, in[si++]); break;
+        case 'o': emit_w(c, offset); break;
+        case 'i': emit_w(c, imm[ii++]); break;
+        }
+    }
+}
+
 static void compile_local_set(comp *c, uint32_t idx, bool tee)
 {
     uint32_t slot = c->local_slot[idx];
@@ -1098,15 +1294,149 @@ static void compile_call(comp *c, const vm__functype *t, uint32_t fidx,
     push_results(c, t);
 }
 
+/* return_call / return_call_indirect: the arguments as for a call, then
+ * an instruction that replaces this frame with the callee's. */
+static void compile_tail_call(comp *c, const vm__functype *t, uint32_t fidx,
+                              bool indirect, uint32_t typeidx, uint32_t table)
+{
+    uint32_t elem = 0, a;
+
+    if (indirect)
+        elem = vpop(c).slot;
+    a = prepare_args(c, t);
+    if (indirect) {
+        emit_op(c, VM_IOP_RETURN_CALL_INDIRECT);
+        emit_w(c, typeidx);
+        emit_w(c, table);
+        emit_w(c, elem);
+    } else {
+        emit_op(c, VM_IOP_RETURN_CALL);
+        emit_w(c, fidx);
+    }
+    emit_w(c, a);
+    mark_unreachable(c);
+}
+
+/* ---- Exception handling ------------------------------------------------ */
+
+static const vm__functype *tag_type(const comp *c, uint32_t tagidx)
+{
+    return &c->m->types[c->m->tag_type_idx[tagidx]];
+}
+
+static uint32_t params_slots(const vm__functype *t)
+{
+    uint32_t n = 0;
+
+    for (uint32_t i = 0; i < t->nparams; i++)
+        n += vm__type_slots(vm__functype_params(t)[i]);
+    return n;
+}
+
+static vm__handler *add_handler(comp *c, const ctl *f, uint8_t kind)
+{
+    vm__handler *h;
+
+    if (c->status || !grow(c, (void **)&c->handlers, &c->handlers_cap,
+                           c->nhandlers + 1, sizeof *c->handlers))
+        return NULL;
+    h = &c->handlers[c->nhandlers++];
+    memset(h, 0, sizeof *h);
+    h->start = f->try_start;
+    h->end = f->try_end;
+    h->kind = kind;
+    h->depth = f->tdepth;
+    h->exn_slot = f->exn_slot;
+    return h;
+}
+
+static void enter_try(comp *c, ctl *proto)
+{
+    ctl *f = enter_block(c, proto);
+
+    if (!f)
+        return;
+    f->tdepth = c->try_depth++;
+    f->body_tries = c->try_depth;
+    f->in_catch = false;
+    f->exn_slot = c->exn_base + c->try_nest++;
+    f->try_start = f->try_end = (uint32_t)c->nwords;
+}
+
+/* The try body of f ends here: what follows is outside its range. */
+static void close_try_body(comp *c, ctl *f)
+{
+    f->try_end = (uint32_t)c->nwords;
+    f->in_catch = true;
+    f->body_tries = --c->try_depth;
+}
+
+/*
+ * catch x / catch_all: end the part before (the body or a catch) as else
+ * ends a then part, then start a handler: the unwinder lands here with
+ * the stack at f's base and, for catch, the tag's payload pushed.
+ */
+static void compile_catch(comp *c, bool all, uint32_t tagidx)
+{
+    ctl *f = &c->cs[c->ncs - 1];
+    vm__handler *h;
+
+    if (!f->unreachable && ret_equiv(c, f)) {
+        emit_return(c);
+    } else if (!f->unreachable) {
+        materialize_top(c, f->nresults);
+        emit_op(c, VM_IOP_BR);
+        emit_target(c, f);
+    }
+    if (!f->in_catch)
+        close_try_body(c, f);
+    vpop_to(c, f->base);
+    c->label_pos = (uint32_t)c->nwords;
+    h = add_handler(c, f, all ? VM_HANDLER_CATCH_ALL : VM_HANDLER_CATCH);
+    if (h) {
+        h->tag = tagidx;
+        h->target = (uint32_t)c->nwords;
+        h->slot = TEMP_TAG | f->base_h;
+    }
+    if (!all) {
+        const vm__functype *t = tag_type(c, tagidx);
+        for (uint32_t i = 0; i < t->nparams; i++)
+            vpush(c, vm__functype_params(t)[i], NONE32);
+    }
+    f->unreachable = false;
+}
+
+/* try ... delegate l: the body's exceptions go to the tries around label
+ * l (counted from outside the try); then the try ends like a block. */
+static void compile_delegate(comp *c, uint32_t label)
+{
+    ctl *f = &c->cs[c->ncs - 1];
+    vm__handler *h;
+
+    close_try_body(c, f);
+    h = add_handler(c, f, VM_HANDLER_DELEGATE);
+    if (h)
+        h->exn_slot = c->cs[c->ncs - 2 - label].body_tries;
+    c->try_nest--;
+    do_end(c);
+}
+
+static void compile_throw(comp *c, uint32_t tagidx)
+{
+    const vm__functype *t = tag_type(c, tagidx);
+    uint32_t a = prepare_args(c, t);
+
+    emit_op(c, VM_IOP_THROW);
+    emit_w(c, tagidx);
+    emit_w(c, a);
+    emit_w(c, params_slots(t));
+    mark_unreachable(c);
+}
+
 static bool is_block_start(vm__opcode op)
 {
     return op == VM_OP_BLOCK || op == VM_OP_LOOP || op == VM_OP_IF ||
            op == VM_OP_TRY;
-}
-
-static bool is_exceptions_op(vm__opcode op)
-{
-    return vm__opinfo_table[op].feature == VM_FEATURE_EXCEPTIONS;
 }
 
 /* global.get of an immutable defined global with a constant initializer
@@ -1125,6 +1455,12 @@ static bool const_global(comp *c, uint32_t idx, uint8_t type)
     case VM_CONST_F32: v = g->init.value.f32_bits; break;
     case VM_CONST_F64: v = g->init.value.f64_bits; break;
     case VM_CONST_REF_NULL: v = 0; break;
+    case VM_CONST_V128: {
+        uint64_t half[2];
+        memcpy(half, g->init.value.v128, 16); /* little-endian lanes */
+        push_const_v128(c, half[0], half[1]);
+        return true;
+    }
     default: return false;
     }
     push_const(c, type, v);
@@ -1142,6 +1478,10 @@ static void compile_op(comp *c, vm__opcode op, const uint8_t **pp,
 
     if (simple_iop[op]) {
         compile_simple(c, op, pp, end);
+        return;
+    }
+    if (vm__opinfo_table[op].prefix == 0xfd) {
+        compile_simd(c, op, pp, end);
         return;
     }
     switch (op) {
@@ -1195,7 +1535,41 @@ static void compile_op(comp *c, vm__opcode op, const uint8_t **pp,
         break;
     case VM_OP_END:
         fuel_close(c);
+        f = &c->cs[c->ncs - 1];
+        if (f->kind == CTL_TRY) {
+            if (!f->in_catch)
+                close_try_body(c, f); /* a try without catches */
+            c->try_nest--;
+        }
         do_end(c);
+        break;
+    case VM_OP_TRY:
+        proto.kind = CTL_TRY;
+        if (read_blocktype(c, pp, end, &proto))
+            enter_try(c, &proto);
+        break;
+    case VM_OP_CATCH:
+        fuel_close(c);
+        compile_catch(c, false, read_u32(pp, end));
+        break;
+    case VM_OP_CATCH_ALL:
+        fuel_close(c);
+        compile_catch(c, true, 0);
+        break;
+    case VM_OP_DELEGATE:
+        fuel_close(c);
+        compile_delegate(c, read_u32(pp, end));
+        break;
+    case VM_OP_THROW:
+        fuel_close(c);
+        compile_throw(c, read_u32(pp, end));
+        break;
+    case VM_OP_RETHROW:
+        fuel_close(c);
+        f = &c->cs[c->ncs - 1 - read_u32(pp, end)];
+        emit_op(c, VM_IOP_RETHROW);
+        emit_w(c, f->exn_slot);
+        mark_unreachable(c);
         break;
     case VM_OP_BR:
         fuel_close(c);
@@ -1225,22 +1599,17 @@ static void compile_op(comp *c, vm__opcode op, const uint8_t **pp,
         x = read_u32(pp, end);
         compile_call(c, &m->types[y], 0, true, y, x);
         break;
-    /* Tail calls without a tail: a call then a return. Correct, but the
-     * interpreter's frame depth grows with each one. */
+    /* Tail calls reuse this frame (see RETURN_CALL in interp.c). */
     case VM_OP_RETURN_CALL:
         fuel_close(c);
         x = read_u32(pp, end);
-        compile_call(c, func_type(c, x), x, false, 0, 0);
-        emit_return(c);
-        mark_unreachable(c);
+        compile_tail_call(c, func_type(c, x), x, false, 0, 0);
         break;
     case VM_OP_RETURN_CALL_INDIRECT:
         fuel_close(c);
         y = read_u32(pp, end);
         x = read_u32(pp, end);
-        compile_call(c, &m->types[y], 0, true, y, x);
-        emit_return(c);
-        mark_unreachable(c);
+        compile_tail_call(c, &m->types[y], 0, true, y, x);
         break;
     case VM_OP_DROP:
         (void)vpop(c);
@@ -1420,23 +1789,23 @@ static void compile_op(comp *c, vm__opcode op, const uint8_t **pp,
         emit_w(c, x);
         break;
     default:
-        if (is_exceptions_op(op))
-            set_error(c, VM_ERR_LIMIT,
-                      "exception handling is not supported by the compiler");
-        else
-            set_error(c, VM_ERR_LIMIT, "opcode not supported by the compiler");
+        set_error(c, VM_ERR_LIMIT, "opcode not supported by the compiler");
         break;
     }
 }
 
-/* The pre-scan behind ret_equiv(): block end offsets, final end run. */
+/* The pre-scan behind ret_equiv(): block end offsets, final end run; and
+ * the deepest nesting of try blocks (one hidden exception local each).
+ * blk_stack entries of try blocks carry TRY_BIT. */
+#define TRY_BIT 0x80000000u
 static void prescan(comp *c)
 {
     const uint8_t *p = c->fn->body, *end = p + c->fn->body_len;
-    uint32_t depth = 0;
+    uint32_t depth = 0, tries = 0;
 
     c->nblocks = 0;
     c->final_ends = NONE32;
+    c->max_tries = 0;
     while (p < end && !c->status) {
         uint32_t off = (uint32_t)(p - c->fn->body), code = *p++;
         uint8_t prefix = 0;
@@ -1449,11 +1818,18 @@ static void prescan(comp *c)
         op = vm__opcode_lookup(prefix, code);
         if (op == VM_OP_COUNT)
             return; /* compile_body reports it */
-        if (op == VM_OP_END) {
-            if (c->final_ends == NONE32)
-                c->final_ends = off;
-            if (depth > 0)
-                c->blk_end[c->blk_stack[--depth]] = off;
+        if (op == VM_OP_END || op == VM_OP_DELEGATE) {
+            /* delegate ends its try too, but it is not an end */
+            c->final_ends = op == VM_OP_DELEGATE ? NONE32
+                            : c->final_ends == NONE32 ? off
+                                                      : c->final_ends;
+            if (depth > 0) {
+                uint32_t b = c->blk_stack[--depth];
+                if (b & TRY_BIT)
+                    tries--;
+                c->blk_end[b & ~TRY_BIT] = off;
+            }
+            skip_imm(&p, end, vm__opinfo_table[op].imm);
             continue;
         }
         c->final_ends = NONE32;
@@ -1464,7 +1840,10 @@ static void prescan(comp *c)
                       (size_t)depth + 1, sizeof *c->blk_stack))
                 return;
             c->blk_end[c->nblocks] = 0;
-            c->blk_stack[depth++] = c->nblocks++;
+            c->blk_stack[depth++] = c->nblocks++ |
+                                    (op == VM_OP_TRY ? TRY_BIT : 0);
+            if (op == VM_OP_TRY && ++tries > c->max_tries)
+                c->max_tries = tries;
         }
         skip_imm(&p, end, vm__opinfo_table[op].imm);
     }
@@ -1486,9 +1865,8 @@ static int compile_body(comp *c)
     f->patch = f->else_patch = f->loop_start = NONE32;
     c->ncs = 1;
     c->block_ord = 0;
-    prescan(c);
-    if (c->status)
-        return c->status;
+    c->try_depth = c->try_nest = 0;
+    c->nhandlers = 0;
     c->prev.d_word = c->prev.cmp_start = NONE32;
     c->last = c->prev;
     c->cur_off = (uint32_t)(c->fn->body - c->m->bytes);
@@ -1510,20 +1888,20 @@ static int compile_body(comp *c)
             break;
         }
         if (c->cs[c->ncs - 1].unreachable) {
-            /* Dead code: emit nothing, only track nesting. */
-            if (is_exceptions_op(op)) {
-                set_error(c, VM_ERR_LIMIT, "exception handling is not "
-                                           "supported by the compiler");
-                break;
-            }
+            /* Dead code: emit nothing, only track nesting. delegate ends
+             * a try like end; catch and catch_all start a part like
+             * else, which is live again. */
+            bool closes = op == VM_OP_END || op == VM_OP_DELEGATE;
+            bool part = op == VM_OP_ELSE || op == VM_OP_CATCH ||
+                        op == VM_OP_CATCH_ALL;
             if (is_block_start(op)) {
                 skip_depth++;
                 c->block_ord++;
                 skip_imm(&p, end, vm__opinfo_table[op].imm);
                 continue;
             }
-            if (skip_depth > 0 || (op != VM_OP_END && op != VM_OP_ELSE)) {
-                if (op == VM_OP_END)
+            if (skip_depth > 0 || (!closes && !part)) {
+                if (closes)
                     skip_depth--;
                 skip_imm(&p, end, vm__opinfo_table[op].imm);
                 continue;
@@ -1581,6 +1959,14 @@ static int layout_locals(comp *c)
     }
     for (uint32_t i = 0; i < t->nresults; i++)
         nresult_slots += vm__type_slots(vm__functype_results(t)[i]);
+    /* The hidden exception locals (rethrow), zeroed at entry like the
+     * declared ones. */
+    c->exn_base = (uint32_t)slot;
+    slot += c->max_tries;
+    if (slot >= HEIGHT_MAX) {
+        set_error(c, VM_ERR_LIMIT, "too many local slots");
+        return c->status;
+    }
     c->nparam_slots = (uint32_t)nparam_slots;
     c->nresult_slots = (uint32_t)nresult_slots;
     c->nlocal_slots = (uint32_t)slot;
@@ -1634,7 +2020,8 @@ static int compile_func(comp *c, const vm__func *fn, vm__code **out)
 
     *out = NULL;
     comp_reset(c, fn);
-    if (layout_locals(c) || compile_body(c))
+    prescan(c); /* before layout_locals: it counts the exception locals */
+    if (c->status || layout_locals(c) || compile_body(c))
         return c->status;
     temp_base = (uint64_t)c->nlocal_slots + c->nconsts;
     frame_slots = temp_base + c->maxh;
@@ -1661,6 +2048,18 @@ static int compile_func(comp *c, const vm__func *fn, vm__code **out)
     code->temp_base = (uint32_t)temp_base;
     code->frame_slots = (uint32_t)frame_slots;
     code->nsrcmap = (uint32_t)c->nsrc;
+    if (c->nhandlers) {
+        code->handlers = vm__malloc(c->nhandlers * sizeof *code->handlers);
+        if (!code->handlers)
+            goto fail_code;
+        for (size_t i = 0; i < c->nhandlers; i++) {
+            vm__handler h = c->handlers[i];
+            if (h.kind == VM_HANDLER_CATCH && (h.slot & TEMP_TAG))
+                h.slot = code->temp_base + (h.slot & ~TEMP_TAG);
+            code->handlers[i] = h;
+        }
+        code->nhandlers = (uint32_t)c->nhandlers;
+    }
     finish_words(code->words, code->srcmap, c->nsrc, code->temp_base);
     *out = code;
     return 0;
@@ -1679,6 +2078,7 @@ void vm__code_free(vm__code *code)
     vm__free(code->words);
     vm__free(code->consts);
     vm__free(code->srcmap);
+    vm__free(code->handlers);
     vm__free(code);
 }
 
@@ -1712,6 +2112,7 @@ int vm__compile(vm_module *m, char *err, size_t errlen)
     vm__free(c->scratch);
     vm__free(c->blk_end);
     vm__free(c->blk_stack);
+    vm__free(c->handlers);
     vm__free(c);
     return rc;
 }
@@ -1801,6 +2202,23 @@ size_t vm__code_dump(const vm__code *code, char *buf, size_t len)
                 break;
             }
         }
+        dprint(&b, "\n");
+    }
+    for (uint32_t i = 0; i < code->nhandlers; i++) {
+        const vm__handler *h = &code->handlers[i];
+        dprint(&b, "handler [%u, %u) depth %u: ", h->start, h->end, h->depth);
+        if (h->kind == VM_HANDLER_DELEGATE) {
+            dprint(&b, "delegate, limit %u\n", h->exn_slot);
+            continue;
+        }
+        if (h->kind == VM_HANDLER_CATCH) {
+            dprint(&b, "catch tag %u @%u payload", h->tag, h->target);
+            dump_slot(&b, code, h->slot);
+        } else {
+            dprint(&b, "catch_all @%u", h->target);
+        }
+        dprint(&b, " exn");
+        dump_slot(&b, code, h->exn_slot);
         dprint(&b, "\n");
     }
     return b.pos;

@@ -352,15 +352,9 @@ static int read_valtype(dec *d, uint8_t *out)
     case VM_F64:
     case VM_FUNCREF:
     case VM_EXTERNREF:
+    case VM_V128:
         *out = b;
         return 0;
-    case VM_V128:
-        if (d->m->features & VM_FEATURE_SIMD) {
-            *out = b;
-            return 0;
-        }
-        return malformed(d, d->pos - 1,
-                         "malformed value type (v128 needs SIMD)");
     default:
         return malformed(d, d->pos - 1, "malformed value type");
     }

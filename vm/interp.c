@@ -382,6 +382,37 @@ trap_message(vm_store *s, const char *what, const vm_instance *inst,
                  code->srcmap[2 * (lo - 1) + 1]);
 }
 
+/* ---- Exceptions ------------------------------------------------------- */
+
+/*
+ * The handler for an exception with this tag raised at word of code, or
+ * NULL (code_int.h describes the table). Only the throwing path pays.
+ */
+static __attribute__((noinline)) const vm__handler *
+find_handler(const vm__code *code, const vm_instance *inst, uint32_t word,
+             const struct vm__exn *e)
+{
+    uint32_t limit = UINT32_MAX;
+
+    for (uint32_t i = 0; i < code->nhandlers; i++) {
+        const vm__handler *h = &code->handlers[i];
+        if (word < h->start || word >= h->end || h->depth >= limit)
+            continue;
+        switch (h->kind) {
+        case VM_HANDLER_CATCH:
+            if (inst->tags[h->tag] == e->tag)
+                return h;
+            break;
+        case VM_HANDLER_CATCH_ALL:
+            return h;
+        default: /* delegate: on to the tries around its label */
+            limit = h->exn_slot;
+            break;
+        }
+    }
+    return NULL;
+}
+
 /* ---- The dispatch loop ------------------------------------------------ */
 
 #if VM_COMPUTED_GOTO
@@ -536,8 +567,11 @@ call:
         fr = s->frames + depth;
         fr_entry = s->frames + entry_depth;
         fr_cap = frames_end(s);
-        if (rc)
+        if (rc) {
+            if (rc == VM_ERR_EXCEPTION)
+                goto unwind; /* thrown through the host function */
             goto fail;
+        }
         LOAD_MEM();
         NEXT(0);
     }
@@ -584,6 +618,117 @@ enter_wasm: {
         pc = words;
         NEXT(0);
     }
+
+    /*
+     * Tail calls: callee and callee_fp (where the arguments are) are set
+     * and pc points past the instruction. A wasm callee takes over this
+     * frame: its params move down to slot 0 and the frame record stays,
+     * so it returns straight to our caller and the depth does not grow.
+     * A host callee is called as CALL does, then its results are
+     * returned as RETURN does.
+     */
+tail_call:
+    if (__builtin_expect(!callee->inst, 0)) {
+        uint32_t depth = (uint32_t)(fr - s->frames);
+        const vm__slot *src, *end;
+        vm__slot *dst;
+
+        s->stack_top = fp + code->frame_slots;
+        s->fuel = fuel;
+        s->depth = depth;
+        rc = vm__host_call(s, callee, inst, callee_fp);
+        fuel = s->fuel;
+        fr = s->frames + depth;
+        fr_entry = s->frames + entry_depth;
+        fr_cap = frames_end(s);
+        if (rc) {
+            if (rc == VM_ERR_EXCEPTION)
+                goto unwind_caller; /* this frame is already gone */
+            goto fail;
+        }
+        src = callee_fp;
+        end = src + code->nresult_slots;
+        dst = fp;
+        while (src < end)
+            *dst++ = *src++;
+        if (--fr == fr_entry)
+            goto done;
+        pc = fr->pc;
+        fp = fr->fp;
+        code = fr->code;
+        inst = fr->inst;
+        words = code->words;
+        LOAD_MEM();
+        NEXT(0);
+    } else {
+        const vm__code *cc = callee->code;
+        vm__slot *dst, *end;
+        const vm__slot *src;
+
+        if (fp + cc->frame_slots > s->stack_end) {
+            rc = VM_ERR_TRAP_EXHAUSTION;
+            goto trap_call;
+        }
+        /* Ascending is safe: callee_fp >= fp. */
+        src = callee_fp;
+        dst = fp;
+        end = fp + cc->nparam_slots;
+        while (dst < end)
+            *dst++ = *src++;
+        code = cc;
+        words = cc->words;
+        if (callee->inst != inst) {
+            inst = callee->inst;
+            LOAD_MEM();
+        }
+        end = fp + cc->nlocal_slots;
+        while (dst < end)
+            *dst++ = 0;
+        src = cc->consts;
+        end = dst + cc->nconsts;
+        while (dst < end)
+            *dst++ = *src++;
+        pc = words;
+        NEXT(0);
+    }
+
+    /*
+     * Exceptions. s->exn is in flight and pc points past the instruction
+     * that raised it (throw, rethrow, or the call it came out of), so
+     * pc - 1 is inside it. Search the running function's handler table
+     * (code_int.h), then pop frames and search each caller's, across
+     * instances (tags compare by identity), down to the frame this run
+     * entered at; beyond that the exception is the caller's, returned as
+     * VM_ERR_EXCEPTION. Traps never come here: they are not catchable.
+     */
+unwind: {
+        const vm__handler *h =
+            find_handler(code, inst, (uint32_t)(pc - words) - 1, s->exn);
+        if (h) {
+            struct vm__exn *e = s->exn;
+            if (h->kind == VM_HANDLER_CATCH)
+                memcpy(fp + h->slot, e->payload,
+                       (size_t)e->nslots * sizeof(vm__slot));
+            fp[h->exn_slot] = (vm__slot)(uintptr_t)e;
+            e->home = &fp[h->exn_slot];
+            s->exn = NULL;
+            pc = words + h->target;
+            LOAD_MEM(); /* a callee we unwound may have grown memory */
+            NEXT(0);
+        }
+    }
+unwind_caller:
+    if (--fr == fr_entry) {
+        rc = VM_ERR_EXCEPTION;
+        s->trap_msg[0] = '\0';
+        goto fail;
+    }
+    pc = fr->pc;
+    fp = fr->fp;
+    code = fr->code;
+    inst = fr->inst;
+    words = code->words;
+    goto unwind;
 
     /* The handlers. Nothing falls through to l_base: every way in is a
      * NEXT, which in the computed goto build jumps from l_base to the
@@ -689,6 +834,49 @@ l_base:
         callee_fp = fp + pc[4];
         pc += 5;
         goto call;
+    }
+    /* return_call: call f in place of this function (see tail_call). */
+    HANDLE_OP(RETURN_CALL) {
+        callee = inst->funcs[pc[1]];
+        callee_fp = fp + pc[2];
+        pc += 3;
+        goto tail_call;
+    }
+    /* return_call_indirect: checked as call_indirect, then a tail call. */
+    HANDLE_OP(RETURN_CALL_INDIRECT) {
+        vm_table *t = inst->tables[pc[2]];
+        uint32_t idx = I32(3);
+        if (idx >= t->size) {
+            rc = VM_ERR_TRAP_UNDEF_ELEM;
+            goto trap_elem;
+        }
+        callee = t->elems[idx];
+        if (!callee) {
+            rc = VM_ERR_TRAP_UNINIT_ELEM;
+            goto trap_elem;
+        }
+        if (callee->type_id != inst->type_ids[pc[1]])
+            TRAP(VM_ERR_TRAP_INDIRECT_TYPE);
+        callee_fp = fp + pc[4];
+        pc += 5;
+        goto tail_call;
+    }
+    /* throw: a new exception with tag i and the payload at s; unwind. */
+    HANDLE_OP(THROW) {
+        if (!vm__exn_new(s, inst->tags[pc[1]], fp + pc[2], pc[3],
+                         fp + code->frame_slots))
+            TRAP(VM_ERR_NOMEM);
+        pc += 4;
+        goto unwind;
+    }
+    /* rethrow: throw the caught exception (slot s) again, as a copy. */
+    HANDLE_OP(RETHROW) {
+        const struct vm__exn *e = (const struct vm__exn *)(uintptr_t)SLOT(1);
+        if (!vm__exn_new(s, e->tag, e->payload, e->nslots,
+                         fp + code->frame_slots))
+            TRAP(VM_ERR_NOMEM);
+        pc += 2;
+        goto unwind;
     }
 
     /* ---- Parametric and variables ------------------------------------- */
@@ -1529,6 +1717,9 @@ l_base:
     HANDLE_OP(BR_UNLESS_I32_GE_U) { if (!(I32(1) >= I32(2))) JUMP(pc[3]); NEXT(4); }
     /* br_if (i32.eqz s): jump when the slot is zero. */
     HANDLE_OP(BR_IF_I32_EQZ) { if (!I32(1)) JUMP(pc[2]); NEXT(3); }
+
+    /* ---- SIMD (0xFD): the v128 handlers, in their own file ------------- */
+#include "interp_simd.h"
 
 #if !VM_COMPUTED_GOTO
     case VM_IOP_COUNT:

@@ -45,6 +45,8 @@ _Static_assert(alignof(max_align_t) >= 8, "owned kinds need 3 pointer bits");
  */
 struct vm__tag {
     uint32_t type_id;
+    const vm_instance *inst; /* defining instance; NULL: vm_tag_new */
+    uint32_t idx;            /* tag index in inst's module */
 };
 
 static void free_func(vm_func *f)
@@ -373,6 +375,9 @@ void vm_store_free(vm_store *s)
         vm__free(s->types[i].types);
     vm__free(s->types);
     vm__free(s->type_index);
+    for (uint32_t i = 0; i < s->nexns; i++)
+        vm__free(s->exns[i]);
+    vm__free(s->exns);
     vm__free(s->frames);
     vm__free(s->stack);
     vm__free(s);
@@ -416,6 +421,181 @@ void vm_store_cancel(vm_store *s)
 int32_t vm_store_exit_code(const vm_store *s)
 {
     return s->exit_code;
+}
+
+/* ---- Tags and exceptions ---------------------------------------------- */
+
+int vm_tag_new(vm_store *s, const vm_valtype *params, uint32_t nparams,
+               void **out)
+{
+    struct vm__tag *tag;
+    vm__functype t = {.nparams = nparams, .nresults = 0};
+    int64_t id;
+    int rc;
+
+    if (!s || !out || (nparams && !params))
+        return VM_ERR_ARG;
+    *out = NULL;
+    if (nparams > VM_MAX_PARAMS)
+        return VM_ERR_LIMIT;
+    for (uint32_t i = 0; i < nparams; i++)
+        if (!valtype_ok(params[i]))
+            return VM_ERR_ARG;
+    rc = owned_reserve(s);
+    if (rc)
+        goto fail_reserve;
+    rc = VM_ERR_NOMEM;
+    tag = vm__calloc(1, sizeof *tag);
+    if (!tag)
+        goto fail_tag;
+    t.types = vm__malloc(nparams ? nparams : 1);
+    if (!t.types)
+        goto fail_types;
+    for (uint32_t i = 0; i < nparams; i++)
+        t.types[i] = (uint8_t)params[i];
+    id = vm__store_type_id(s, &t); /* copies t.types */
+    vm__free(t.types);
+    if (id < 0) {
+        rc = (int)id;
+        goto fail_types;
+    }
+    tag->type_id = (uint32_t)id;
+    own(s, OWN_BLOB, tag);
+    *out = tag;
+    return 0;
+
+fail_types:
+    vm__free(tag);
+fail_tag:
+fail_reserve:
+    return rc;
+}
+
+int vm_tag_type(const vm_store *s, const void *tag, vm_functype_view *out)
+{
+    const struct vm__tag *t = tag;
+    const vm__functype *ft;
+
+    if (!s || !t || !out || t->type_id >= s->ntypes)
+        return VM_ERR_ARG;
+    ft = &s->types[t->type_id];
+    out->nparams = ft->nparams;
+    out->nresults = 0;
+    out->params = vm__functype_params(ft);
+    out->results = NULL;
+    return 0;
+}
+
+/* Is e still needed? See struct vm__exn. */
+static bool exn_live(const vm_store *s, const struct vm__exn *e,
+                     const vm__slot *live_end)
+{
+    return e == s->exn ||
+           (e->home && e->home >= s->stack && e->home < live_end &&
+            *e->home == (vm__slot)(uintptr_t)e);
+}
+
+struct vm__exn *vm__exn_new(vm_store *s, void *tag, const vm__slot *payload,
+                            uint32_t nslots, const vm__slot *live_end)
+{
+    struct vm__exn *e;
+
+    if (s->nexns == s->exns_cap) {
+        /* Sweep; grow when more than half is still live, so that the
+         * sweeps cost O(1) per throw, amortized. */
+        uint32_t n = 0;
+        for (uint32_t i = 0; i < s->nexns; i++) {
+            if (exn_live(s, s->exns[i], live_end))
+                s->exns[n++] = s->exns[i];
+            else
+                vm__free(s->exns[i]);
+        }
+        s->nexns = n;
+        if (n * 2 > s->exns_cap || s->exns_cap == 0) {
+            uint32_t cap = s->exns_cap ? s->exns_cap * 2 : 16;
+            struct vm__exn **p;
+            if (cap < s->exns_cap)
+                return NULL;
+            p = vm__realloc(s->exns, (size_t)cap * sizeof *p);
+            if (!p)
+                return NULL;
+            s->exns = p;
+            s->exns_cap = cap;
+        }
+    }
+    e = vm__malloc(sizeof *e + (size_t)nslots * sizeof(vm__slot));
+    if (!e)
+        return NULL;
+    e->tag = tag;
+    e->home = NULL;
+    e->nslots = nslots;
+    if (nslots)
+        memcpy(e->payload, payload, (size_t)nslots * sizeof(vm__slot));
+    s->exns[s->nexns++] = e;
+    s->exn = e;
+    return e;
+}
+
+int vm_store_exception(const vm_store *s, void **tag, vm_val *payload,
+                       uint32_t max, uint32_t *npayload)
+{
+    const struct vm__exn *e;
+    const struct vm__tag *t;
+    const vm__functype *ft;
+    uint32_t k = 0;
+
+    if (!s)
+        return VM_ERR_ARG;
+    e = s->exn;
+    if (!e)
+        return VM_ERR_NOT_FOUND;
+    t = e->tag;
+    ft = &s->types[t->type_id];
+    if (tag)
+        *tag = e->tag;
+    if (npayload)
+        *npayload = ft->nparams;
+    for (uint32_t i = 0; i < ft->nparams && i < max && payload; i++) {
+        uint8_t type = vm__functype_params(ft)[i];
+        vm__slots_to_val(type, e->payload + k, &payload[i]);
+        k += vm__type_slots(type);
+    }
+    return 0;
+}
+
+int vm_host_call_throw(vm_host_call *c, void *tag, const vm_val *payload,
+                       uint32_t npayload)
+{
+    vm_store *s = c->store;
+    const struct vm__tag *t = tag;
+    const vm__functype *ft;
+    vm__slot slots[2 * 16] = {0}, *buf = slots;
+    uint32_t n = 0;
+    int rc = 0;
+
+    if (!t || t->type_id >= s->ntypes)
+        return VM_ERR_ARG;
+    ft = &s->types[t->type_id];
+    if (npayload != ft->nparams || (npayload && !payload))
+        return VM_ERR_ARG;
+    for (uint32_t i = 0; i < npayload; i++) {
+        if (payload[i].type != (vm_valtype)vm__functype_params(ft)[i])
+            return VM_ERR_ARG;
+        n += vm__type_slots(vm__functype_params(ft)[i]);
+    }
+    if (n > sizeof slots / sizeof slots[0] &&
+        !(buf = vm__malloc((size_t)n * sizeof *buf)))
+        return VM_ERR_NOMEM;
+    n = 0;
+    for (uint32_t i = 0; i < npayload; i++) {
+        vm__val_to_slots(&payload[i], buf + n);
+        n += vm__type_slots(payload[i].type);
+    }
+    if (!vm__exn_new(s, tag, buf, n, s->stack_top))
+        rc = VM_ERR_NOMEM;
+    if (buf != slots)
+        vm__free(buf);
+    return rc;
 }
 
 /* ---- Host functions ---------------------------------------------------- */
@@ -594,7 +774,10 @@ int vm__host_call(vm_store *s, vm_func *f, vm_instance *caller, vm__slot *sp)
             val_to_slots_as(rtypes[i], &results[i], sp + k);
             k += vm__type_slots(rtypes[i]);
         }
-    } else if (rc > 0 || !is_known_error(rc)) {
+    } else if (rc > 0 || !is_known_error(rc) ||
+               (rc == VM_ERR_EXCEPTION && !s->exn)) {
+        /* VM_ERR_EXCEPTION passes an exception on (one a nested call
+         * raised, or vm_host_call_throw's); without one it is a bug. */
         rc = VM_ERR_TRAP_HOST;
     }
 
@@ -859,6 +1042,57 @@ int vm_global_set(vm_global *g, const vm_val *v)
 /* Message for a failed call: the code's text, then the trap detail the
  * interpreter or a host function left. The spec suite matches trap text
  * by prefix, so the message always starts with the code's text. */
+/* "uncaught exception: tag 1 "e1" of module "m" (i32:7)": the tag by its
+ * index, export name and module name where it has them, and the
+ * payload. */
+static int exception_error(const vm_store *s, char *err, size_t errlen)
+{
+    const struct vm__exn *e = s->exn;
+    const struct vm__tag *t = e->tag;
+    const vm__functype *ft = &s->types[t->type_id];
+    char buf[200];
+    size_t n = 0;
+    int w;
+
+#define APPEND(...)                                                         \
+    do {                                                                    \
+        w = snprintf(buf + n, sizeof buf - n, __VA_ARGS__);                 \
+        if (w > 0)                                                          \
+            n = n + (size_t)w < sizeof buf ? n + (size_t)w                  \
+                                           : sizeof buf - 1;                \
+    } while (0)
+    if (t->inst) {
+        const vm_module *m = t->inst->module;
+        APPEND("tag %u", t->idx);
+        for (uint32_t i = 0; i < m->nexports; i++) {
+            const vm__export *x = &m->exports[i];
+            if (x->kind == VM_EXTERN_TAG && x->index == t->idx) {
+                APPEND(" \"%.*s\"", (int)(x->name_len > 64 ? 64 : x->name_len),
+                       x->name);
+                break;
+            }
+        }
+        if (vm_module_name(m))
+            APPEND(" of module \"%.64s\"", vm_module_name(m));
+    } else {
+        APPEND("host tag");
+    }
+    APPEND(" (");
+    for (uint32_t i = 0, k = 0; i < ft->nparams && i < 8; i++) {
+        uint8_t type = vm__functype_params(ft)[i];
+        uint64_t v = e->payload[k];
+        if (type == VM_I32 || type == VM_F32)
+            v = (uint32_t)v;
+        APPEND("%s%s:0x%llx", i ? " " : "", vm_valtype_name((vm_valtype)type),
+               (unsigned long long)v);
+        k += vm__type_slots(type);
+    }
+    APPEND("%s)", ft->nparams > 8 ? " ..." : "");
+#undef APPEND
+    return vm__error(err, errlen, VM_ERR_EXCEPTION, "%s: %s",
+                     vm_strerror(VM_ERR_EXCEPTION), buf);
+}
+
 static int call_error(vm_store *s, int rc, char *err, size_t errlen)
 {
     const char *what = vm_strerror(rc);
@@ -866,6 +1100,8 @@ static int call_error(vm_store *s, int rc, char *err, size_t errlen)
     if (rc == VM_ERR_EXIT)
         return vm__error(err, errlen, rc, "%s with code %d", what,
                          (int)s->exit_code);
+    if (rc == VM_ERR_EXCEPTION && s->exn)
+        return exception_error(s, err, errlen);
     /* Detail that already starts with the spec's text (the interpreter
      * writes "uninitialized element 2") is the whole message. */
     if (s->trap_msg[0] && strncmp(s->trap_msg, what, strlen(what)) == 0)
@@ -922,6 +1158,8 @@ int vm_func_call(vm_store *s, vm_func *f, const vm_val *args, uint32_t nargs,
         k += vm__type_slots(ptypes[i]);
     }
 
+    if (s->api_calls == 0)
+        s->exn = NULL; /* the last call's uncaught exception, if any */
     s->api_calls++;
     s->trap_msg[0] = '\0';
     if (f->host)
@@ -1243,6 +1481,8 @@ static int create_tags(vm_store *s, vm_instance *inst, char *err,
             return vm__error(err, errlen, VM_ERR_NOMEM,
                              "cannot allocate tag %u", i);
         tag->type_id = inst->type_ids[m->tag_type_idx[i]];
+        tag->inst = inst;
+        tag->idx = i;
         own(s, OWN_BLOB, tag);
         inst->tags[i] = tag;
     }

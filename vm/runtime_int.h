@@ -89,6 +89,24 @@ struct vm_host_call {
 
 struct vm__frame; /* defined by interp.c */
 
+/*
+ * An exception (exception handling): the tag it was thrown with (an
+ * identity object, compared by pointer) and its payload in slot encoding.
+ * throw allocates one; the catch that takes it stores its address in a
+ * hidden frame slot (for rethrow) and records that slot as its home. A
+ * record is live while it is the store's current exception (in flight,
+ * or escaped to the API caller) or while its home slot, within the live
+ * part of the value stack, still holds it; vm__exn_new sweeps the others
+ * when the store's table of records fills up. rethrow throws a copy, so
+ * that a record only ever has one home.
+ */
+struct vm__exn {
+    void *tag;          /* runtime.c's struct vm__tag */
+    vm__slot *home;     /* the catch's hidden slot, or NULL */
+    uint32_t nslots;    /* payload slots */
+    vm__slot payload[]; /* nslots */
+};
+
 struct vm_store {
     vm_store_limits limits; /* with defaults applied */
 
@@ -126,7 +144,24 @@ struct vm_store {
 
     int32_t exit_code;
     char trap_msg[256]; /* detail of the last trap, "" when none */
+
+    /* Exception handling: the current exception (in flight, or the one
+     * that escaped the last call; NULL when none) and every record not
+     * yet freed (see struct vm__exn). runtime.c allocates and sweeps. */
+    struct vm__exn *exn;
+    struct vm__exn **exns;
+    uint32_t nexns, exns_cap;
 };
+
+/*
+ * Make a new exception with tag and nslots of payload copied from payload
+ * and make it the store's current exception (s->exn). live_end is the end
+ * of the live value stack (the thrower's frame end): records whose home
+ * slot lies beyond it, or no longer holds them, are freed by the sweep.
+ * Returns NULL when out of memory.
+ */
+struct vm__exn *vm__exn_new(vm_store *s, void *tag, const vm__slot *payload,
+                            uint32_t nslots, const vm__slot *live_end);
 
 /* Intern a function type; returns its id or a negative error. */
 int64_t vm__store_type_id(vm_store *s, const vm__functype *t);

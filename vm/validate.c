@@ -23,10 +23,11 @@
  * over-read.
  *
  * Extension points: opcodes whose opcodes.def signature is not "*" are
- * typed from the table, so SIMD rows mostly need nothing here beyond their
- * immediates (lane index bounds, the natural alignment of their memory
- * accesses in natural_align_log2()). Tail calls are implemented; the
- * legacy exception-handling instructions are typed in validate_exception_op.
+ * typed from the table, so SIMD rows need nothing here beyond their
+ * immediates (lane index bounds in read_lane(), the natural alignment of
+ * their memory accesses in natural_align_log2()). Tail calls are
+ * implemented; the legacy exception-handling instructions are typed in
+ * validate_exception_op.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -884,9 +885,57 @@ static int natural_align_log2(vm__opcode op)
     case VM_OP_I64_LOAD: case VM_OP_F64_LOAD:
     case VM_OP_I64_STORE: case VM_OP_F64_STORE:
         return 3;
+    /* SIMD: the width of what is read or written, not the v128. */
+    case VM_OP_V128_LOAD8_SPLAT:
+    case VM_OP_V128_LOAD8_LANE: case VM_OP_V128_STORE8_LANE:
+        return 0;
+    case VM_OP_V128_LOAD16_SPLAT:
+    case VM_OP_V128_LOAD16_LANE: case VM_OP_V128_STORE16_LANE:
+        return 1;
+    case VM_OP_V128_LOAD32_SPLAT: case VM_OP_V128_LOAD32_ZERO:
+    case VM_OP_V128_LOAD32_LANE: case VM_OP_V128_STORE32_LANE:
+        return 2;
+    case VM_OP_V128_LOAD8X8_S: case VM_OP_V128_LOAD8X8_U:
+    case VM_OP_V128_LOAD16X4_S: case VM_OP_V128_LOAD16X4_U:
+    case VM_OP_V128_LOAD32X2_S: case VM_OP_V128_LOAD32X2_U:
+    case VM_OP_V128_LOAD64_SPLAT: case VM_OP_V128_LOAD64_ZERO:
+    case VM_OP_V128_LOAD64_LANE: case VM_OP_V128_STORE64_LANE:
+        return 3;
+    case VM_OP_V128_LOAD: case VM_OP_V128_STORE:
+        return 4;
     default:
         return -1;
     }
+}
+
+/* Lanes of the v128 shape a lane immediate indexes: the op's own shape
+ * (i8x16.extract_lane_s: 16), or for load/store_lane 16 / natural size. */
+static uint32_t lane_count(vm__opcode op)
+{
+    const char *text = vm__opinfo_table[op].text;
+
+    if (vm__opinfo_table[op].imm == VM_IMM_MEMARG_LANE)
+        return 16u >> natural_align_log2(op);
+    if (strncmp(text, "i8x16", 5) == 0)
+        return 16;
+    if (strncmp(text, "i16x8", 5) == 0)
+        return 8;
+    if (strncmp(text, "i32x4", 5) == 0 || strncmp(text, "f32x4", 5) == 0)
+        return 4;
+    return 2; /* i64x2, f64x2 */
+}
+
+/* A lane immediate: one byte, below the shape's lane count. */
+static int read_lane(body_ctx *v, uint32_t lanes)
+{
+    uint8_t lane;
+
+    PROPAGATE(read_u8(v, &lane));
+    if (lane >= lanes) {
+        snprintf(v->why, sizeof v->why, "lane %u of %u", lane, lanes);
+        return body_fail(v, VM_ERR_INVALID, "invalid lane index");
+    }
+    return 0;
 }
 
 static int read_memarg(body_ctx *v)
@@ -934,8 +983,16 @@ static int check_table_immediates(body_ctx *v)
     case VM_IMM_F64:
         return skip_bytes(v, 8);
     case VM_IMM_V128:
-    case VM_IMM_SHUFFLE: /* lane bounds: the decoder's, or the SIMD work's */
         return skip_bytes(v, 16);
+    case VM_IMM_SHUFFLE: /* 16 indices into the 32 bytes of both operands */
+        for (int i = 0; i < 16; i++)
+            PROPAGATE(read_lane(v, 32));
+        return 0;
+    case VM_IMM_LANE:
+        return read_lane(v, lane_count(v->op));
+    case VM_IMM_MEMARG_LANE:
+        PROPAGATE(read_memarg(v));
+        return read_lane(v, lane_count(v->op));
     case VM_IMM_MEMORY_INIT:
         /* The memory is checked first: "unknown memory 0" wins over an
          * unknown segment in memory_init.wast. */

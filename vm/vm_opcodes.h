@@ -38,7 +38,6 @@ typedef enum vm__imm {
 
 /* Feature an opcode needs (maps onto VM_FEATURE_* bits; CORE needs none). */
 #define VM_OPF_CORE 0u
-#define VM_OPF_SIMD VM_FEATURE_SIMD
 #define VM_OPF_TAIL_CALL VM_FEATURE_TAIL_CALL
 #define VM_OPF_EXCEPTIONS VM_FEATURE_EXCEPTIONS
 

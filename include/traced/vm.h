@@ -126,14 +126,14 @@ typedef struct vm_extern {
 
 /* Feature switches for decoding and validation (bit set). */
 enum {
-    VM_FEATURE_SIMD = 1u << 0,
+    /* 1u << 0 was SIMD, which is Wasm 2.0 core and always on. */
     VM_FEATURE_TAIL_CALL = 1u << 1,
     VM_FEATURE_EXCEPTIONS = 1u << 2,
 };
 #define VM_FEATURES_DEFAULT 0u
 
 typedef struct vm_load_options {
-    uint32_t features; /* VM_FEATURE_* bits; 0 = Wasm 2.0 core minus SIMD */
+    uint32_t features; /* VM_FEATURE_* bits; 0 = Wasm 2.0 core */
 } vm_load_options;
 
 /* ---- Modules ---------------------------------------------------------- */
@@ -284,10 +284,44 @@ vm_func *vm_instance_func(const vm_instance *inst, uint32_t funcidx);
 /*
  * Call a function (wasm or host). Arguments are checked against its type
  * (VM_ERR_ARG on a mismatch). Returns 0 with results filled, or a trap /
- * VM_ERR_FUEL / VM_ERR_CANCELLED / VM_ERR_EXIT with a message in err.
+ * VM_ERR_FUEL / VM_ERR_CANCELLED / VM_ERR_EXIT / VM_ERR_EXCEPTION (see
+ * vm_store_exception) with a message in err.
  */
 int vm_func_call(vm_store *s, vm_func *f, const vm_val *args, uint32_t nargs,
                  vm_val *results, uint32_t nresults, char *err, size_t errlen);
+
+/* ---- Tags and exceptions (VM_FEATURE_EXCEPTIONS) ---------------------- */
+
+/*
+ * A tag is an identity object (void *): catch compares tags by pointer, so
+ * an imported tag is the very object its exporter defined. Exported tags
+ * are vm_extern of kind VM_EXTERN_TAG; vm_tag_new makes one for a host to
+ * give as an import. The store owns tags; the types array is copied.
+ */
+int vm_tag_new(vm_store *s, const vm_valtype *params, uint32_t nparams,
+               void **out);
+/* The tag's parameter types (out->nresults = 0); borrowed from the store. */
+int vm_tag_type(const vm_store *s, const void *tag, vm_functype_view *out);
+
+/*
+ * An exception that no handler catches ends vm_func_call with
+ * VM_ERR_EXCEPTION ("uncaught exception: tag ..."). The store keeps it
+ * until the next outermost vm_func_call: this reads its tag (borrowed) and
+ * up to max payload values; *npayload gets the tag's parameter count. Any
+ * of tag, payload, npayload may be NULL. VM_ERR_NOT_FOUND when the store
+ * holds no exception.
+ */
+int vm_store_exception(const vm_store *s, void **tag, vm_val *payload,
+                       uint32_t max, uint32_t *npayload);
+
+/*
+ * For a host function: make an exception with this tag and payload (typed
+ * as the tag's parameters; copied), then return VM_ERR_EXCEPTION to throw
+ * it into the calling wasm code. A host that gets VM_ERR_EXCEPTION from a
+ * nested vm_func_call may also just return it to let it propagate.
+ */
+int vm_host_call_throw(vm_host_call *c, void *tag, const vm_val *payload,
+                       uint32_t npayload);
 
 /* Exit code set by a host function that returned VM_ERR_EXIT. */
 void vm_host_call_set_exit(vm_host_call *c, int32_t code);

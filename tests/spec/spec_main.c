@@ -58,8 +58,6 @@ static void usage(FILE *f)
             "comments\n"
             "  --enable-tail-call    tail-call proposal (wast2json and VM)\n"
             "  --enable-exceptions   exception-handling proposal\n"
-            "  --enable-simd         SIMD for every file (simd_*.wast get "
-            "it anyway)\n"
             "  --fuel N              instruction budget per call "
             "(default 4e9, 0 = none)\n"
             "  --show N              failures listed per file without -v "
@@ -333,9 +331,6 @@ static void run_file(runner *r, const char *path)
     const char *display = display_name(path);
     uint32_t features = r->opt.features;
 
-    if (strncmp(base_name(path), "simd_", 5) == 0)
-        features |= VM_FEATURE_SIMD;
-
     if (has_suffix(path, ".json")) {
         run_json(r, path, display, features);
     } else if (has_suffix(path, ".wast") || has_suffix(path, ".wat")) {
@@ -411,7 +406,7 @@ int main(int argc, char **argv)
             r.opt.features |= VM_FEATURE_EXCEPTIONS;
             r.wast2json_flags[r.nflags++] = a;
         } else if (strcmp(a, "--enable-simd") == 0) {
-            r.opt.features |= VM_FEATURE_SIMD; /* wabt has SIMD on */
+            /* SIMD is Wasm 2.0 core, always on; accepted for old scripts. */
         } else if (strcmp(a, "--fuel") == 0 && i + 1 < argc &&
                    parse_u64(argv[i + 1], &u) == 0) {
             r.opt.fuel = u;

@@ -13,14 +13,17 @@ Suite *validate_suite(void) __attribute__((weak));
 Suite *compile_suite(void) __attribute__((weak));
 Suite *interp_suite(void) __attribute__((weak));
 Suite *runtime_suite(void) __attribute__((weak));
+Suite *simd_suite(void) __attribute__((weak));
 Suite *listing_suite(void) __attribute__((weak));
+Suite *eh_suite(void) __attribute__((weak));
 
 int main(void)
 {
     Suite *(*suites[])(void) = {decode_suite, validate_suite, compile_suite,
-                                interp_suite, runtime_suite, listing_suite};
+                                interp_suite, runtime_suite, listing_suite,
+                                eh_suite, simd_suite};
     const char *names[] = {"decode", "validate", "compile", "interp",
-                           "runtime", "listing"};
+                           "runtime", "listing", "eh", "simd"};
     SRunner *sr = NULL;
     int failed, missing = 0;
 

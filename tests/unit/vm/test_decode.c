@@ -519,9 +519,9 @@ static const bad_case bad_cases[] = {
         HDR "\x01\x04\x01\x60\x00\x00" "\x03\x02\x01\x00"
             "\x0a\x06\x01\x04\x00\xfc\x7f\x0b",
         VM_ERR_MALFORMED, "illegal opcode"),
-    BAD("SIMD prefix without SIMD",
+    BAD("unknown 0xfd sub-opcode (reserved 0x9a)",
         HDR "\x01\x04\x01\x60\x00\x00" "\x03\x02\x01\x00"
-            "\x0a\x06\x01\x04\x00\xfd\x00\x0b",
+            "\x0a\x07\x01\x05\x00\xfd\x9a\x01\x0b",
         VM_ERR_MALFORMED, "illegal opcode"),
     BAD("memory.size reserved byte not zero",
         HDR "\x01\x04\x01\x60\x00\x00" "\x03\x02\x01\x00"
