@@ -135,7 +135,8 @@ check "unknown level: 400" grep -q '^400' \
 "$ctl" tail 4242 >/dev/null 2>&1
 check "tail of an unknown run fails" test $? -eq 1
 http GET / >"$tmp/index"
-check "/ serves the placeholder client" grep -q 'client is coming' "$tmp/index"
+# the built client (client/web/dist) when there is one, else the placeholder
+check "/ serves the browser client or its placeholder" grep -q '<title>traced' "$tmp/index"
 
 # ---- WebSocket: a client we did not write -----------------------------------
 if [[ ! -d "$here/node_modules/ws" ]]; then
@@ -200,6 +201,44 @@ sleep 0.05
 "$ctl" tail --file "$tmp/data/runs/$id/stream.trace" --format jsonl >"$tmp/ff.jsonl"
 check "tail --file follows a growing file to run_end" \
     test "$(seqs "$tmp/ff.jsonl" | wc -l)" -eq 2002
+
+# ---- a WASI C program's stdout streams live to submit --follow -------------
+# slow_lines.c writes 5 lines 300 ms apart (nanosleep) and exits 3. Each line
+# of `tracectl submit --follow` is stamped when it arrives: the lines must
+# come in over the run, not in a burst at its end, then the run's end; the
+# stdout must equal the native build's, and tracectl exit with the code.
+wasi_cc=(clang --target=wasm32-wasi --sysroot=/usr -O2 -Wall -Wextra -Werror -Wl,--strip-all)
+if "${wasi_cc[@]}" "$here/slow_lines.c" -o "$tmp/slow_lines.wasm" 2>"$tmp/cc.err" &&
+    cc -O2 -Wall -Wextra -Werror "$here/slow_lines.c" -o "$tmp/slow_lines"; then
+    "$tmp/slow_lines" 5 0 3 >"$tmp/slow.native"
+    # stamp: "MICROSECONDS LINE" for every line read, as it arrives.
+    stamp() { while IFS= read -r l; do echo "${EPOCHREALTIME/./} $l"; done; }
+    ctl submit "$tmp/slow_lines.wasm" --follow -- 5 300 3 | stamp >"$tmp/slow.follow"
+    rc=${PIPESTATUS[0]}
+    check "submit --follow exits with the program's exit code (3, got $rc)" test "$rc" -eq 3
+    sed -n 's/^[0-9]* *\[fd 1\] //p' "$tmp/slow.follow" >"$tmp/slow.stdout"
+    check "submit --follow shows the whole stdout, as native" \
+        cmp -s "$tmp/slow.stdout" "$tmp/slow.native"
+    at() { # at REGEX: arrival time (ms) of the first line matching it
+        awk -v re="$1" '$0 ~ re { printf "%.0f\n", $1 / 1000; exit }' "$tmp/slow.follow"
+    }
+    t1=$(at '\[fd 1\] slow line 1$') t3=$(at '\[fd 1\] slow line 3$')
+    t5=$(at '\[fd 1\] slow line 5$') tend=$(at '^[0-9]+ end: ')
+    # Nominal: line 1 at 0 ms, line 3 at 600, line 5 at 1200, the end right
+    # after. A stream held back until the end would put them all together.
+    check "line 1 arrives well before the end ($((tend - t1)) ms, want >= 600)" \
+        test -n "$t1" -a -n "$tend" -a $((${tend:-0} - ${t1:-0})) -ge 600
+    check "lines arrive spread over the run (1->3 $((t3 - t1)) ms, 3->5 $((t5 - t3)) ms)" \
+        test -n "$t3" -a -n "$t5" -a $((${t3:-0} - ${t1:-0})) -ge 300 \
+        -a $((${t5:-0} - ${t3:-0})) -ge 300
+    id=$(sed -n '1s/^[0-9]* //p' "$tmp/slow.follow")
+    check "the run's status is exit with code 3" \
+        test "$(field "$id" status) $(field "$id" exit_code)" = "exit 3"
+    ctl submit "$tmp/slow_lines.wasm" --follow -- 1 0 0 >/dev/null
+    check "submit --follow of a program that exits 0 exits 0" test $? -eq 0
+else
+    bad "build slow_lines.c for wasm32-wasi and natively (clang, lld, wasi-libc): $(head -c 300 "$tmp/cc.err")"
+fi
 
 # ---- SIGTERM: flush and exit 0 ----------------------------------------------
 id=$("$ctl" submit "$tmp/spin.wasm" --invoke spin 1000000000000)
