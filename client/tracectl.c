@@ -209,6 +209,7 @@ typedef struct cli_tail {
     bool ended;
     int exit_status;
     const char *status;
+    json_t *funcs; /* the run's listing functions (names), or NULL */
 } cli_tail;
 
 static void print_vals(json_t *a)
@@ -226,9 +227,17 @@ static void print_vals(json_t *a)
     }
 }
 
-static void print_func(json_t *ev)
+static void print_func(const cli_tail *t, json_t *ev)
 {
     const char *name = json_string_value(json_object_get(ev, "name"));
+
+    /* Events carry indices; the listing names them (name section,
+     * export or import name). */
+    if (!name && t->funcs) {
+        json_t *f = json_array_get(
+            t->funcs, (size_t)json_integer_value(json_object_get(ev, "func")));
+        name = json_string_value(json_object_get(f, "name"));
+    }
 
     if (name)
         printf("%s", name);
@@ -273,7 +282,7 @@ static void cli_print_event(cli_tail *t, json_t *ev)
     }
     if (strcmp(type, "call") == 0) {
         printf("%*s", 2 * t->depth, "");
-        print_func(ev);
+        print_func(t, ev);
         printf("(");
         print_vals(json_object_get(ev, "args"));
         printf(") {\n");
@@ -281,14 +290,20 @@ static void cli_print_event(cli_tail *t, json_t *ev)
     } else if (strcmp(type, "return") == 0) {
         if (t->depth > 0)
             t->depth--;
-        printf("%*s} = ", 2 * t->depth, "");
-        print_vals(json_object_get(ev, "results"));
-        printf("\n");
+        /* No results: a void function, or a frame an exception or a trap
+         * unwound (the throw or trap line above says which). */
+        if (json_array_size(json_object_get(ev, "results"))) {
+            printf("%*s} = ", 2 * t->depth, "");
+            print_vals(json_object_get(ev, "results"));
+            printf("\n");
+        } else {
+            printf("%*s}\n", 2 * t->depth, "");
+        }
     } else if (strcmp(type, "host_call") == 0 ||
                strcmp(type, "host_return") == 0) {
         printf("%*s%s ", 2 * t->depth, "",
                type[5] == 'c' ? "host" : "host =");
-        print_func(ev);
+        print_func(t, ev);
         printf("(");
         print_vals(json_object_get(ev, "args")
                        ? json_object_get(ev, "args")
@@ -508,6 +523,21 @@ static int tail_ws(cli_ctx *c, uint64_t run, const char *from, bool tree,
     cli_ws w = {.c = c, .t = &t, .run = run, .binary = binary,
                 .delay_ms = delay_ms};
 
+    if (tree) {
+        /* Function names for the tree; a run without a kept module just
+         * prints indices. */
+        char path[64], *text = NULL;
+        json_t *j;
+
+        snprintf(path, sizeof path, "/api/runs/%" PRIu64 "/listing", run);
+        if (cli_http(c, "GET", path, NULL, 0, &text) == 200 &&
+            (j = json_loads(text, 0, NULL)) != NULL) {
+            t.funcs = json_incref(json_object_get(j, "funcs"));
+            json_decref(j);
+        }
+        free(text);
+    }
+
     snprintf(w.from, sizeof w.from, "%s", from);
     lws_set_log_level(LLL_ERR, NULL);
     memset(&info, 0, sizeof info);
@@ -517,6 +547,7 @@ static int tail_ws(cli_ctx *c, uint64_t run, const char *from, bool tree,
     ctx = lws_create_context(&info);
     if (!ctx) {
         fprintf(stderr, "tracectl: cannot create the lws context\n");
+        json_decref(t.funcs);
         return 1;
     }
     memset(&ci, 0, sizeof ci);
@@ -530,6 +561,7 @@ static int tail_ws(cli_ctx *c, uint64_t run, const char *from, bool tree,
         fprintf(stderr, "tracectl: cannot connect to %s:%d\n", c->host,
                 c->port);
         lws_context_destroy(ctx);
+        json_decref(t.funcs);
         return 1;
     }
     signal(SIGINT, on_sigint);
@@ -537,6 +569,7 @@ static int tail_ws(cli_ctx *c, uint64_t run, const char *from, bool tree,
         ;
     lws_context_destroy(ctx);
     free(w.rx);
+    json_decref(t.funcs);
     fflush(stdout);
     if (w.failed)
         return 1;

@@ -51,6 +51,9 @@ typedef struct dmn_config {
     uint32_t max_depth;          /* call depth; 0 = VM default */
     size_t sub_queue_events;     /* live queue cap per subscriber */
     size_t chunk_bytes;          /* seal a chunk at this payload size */
+    size_t window_events;        /* undrained-to-disk events held per run:
+                                  * over it, draining pauses and the run
+                                  * waits on its (lossless) ring */
     uint32_t flush_ms;           /* flush tick */
     uint32_t heartbeat_ms;       /* WebSocket heartbeat period */
     bool quiet;
@@ -87,6 +90,8 @@ typedef struct dmn_tracer {
     uint64_t t0_ns;          /* monotonic clock at run start */
     proto_counters counters; /* what the hooks counted */
     bool closed;             /* the ring was shut down: stop producing */
+    uint64_t now_ns;         /* the last clock reading, since t0 */
+    uint32_t clock_left;     /* events until the clock is read again */
 } dmn_tracer;
 
 void dmn_tracer_init(dmn_tracer *t, proto_ring *ring, proto_level level);
@@ -105,6 +110,27 @@ void dmn_tracer_throw(dmn_tracer *t, uint32_t tag, const proto_val *payload,
 void dmn_tracer_trap(dmn_tracer *t, int32_t code, const char *message);
 void dmn_tracer_output(dmn_tracer *t, uint32_t fd, const uint8_t *bytes,
                        size_t len);
+
+/*
+ * The VM's tracer hooks (vm.h, "Tracing") feeding a dmn_tracer: call,
+ * return, host call/return, throw and trap always, op at the ops level.
+ * Caller-allocated (init/close); vm is what to pass to the VM calls. Values
+ * go through a scratch array that only grows (no allocation per event).
+ * trapped tells whether the hooks reported a trap, so that the run's end
+ * does not report it twice. Run thread only.
+ */
+typedef struct dmn_vm_tracer {
+    vm_tracer vm;
+    dmn_tracer *t;
+    proto_val *vals; /* scratch: cap values */
+    uint32_t cap;
+    bool trapped;
+} dmn_vm_tracer;
+
+int dmn_vm_tracer_init(dmn_vm_tracer *a, dmn_tracer *t);
+/* The run_end status of a VM result (run.c). */
+proto_status dmn_status_of(int rc, int32_t exit_code);
+void dmn_vm_tracer_close(dmn_vm_tracer *a);
 /* Pushes run_end and finishes the ring (the run's last event). */
 void dmn_tracer_run_end(dmn_tracer *t, proto_status status,
                         int32_t exit_code, const proto_val *results,
@@ -183,6 +209,9 @@ struct dmn_run {
     int write_stage;      /* 0: chunk data, 1: index entry */
     uv_fs_t wreq;
     uv_buf_t wbuf;
+    /* The index entry being written: a copy, because seal() may realloc
+     * the chunks array (which holds the entry) while the write runs. */
+    uint8_t idx_entry[PROTO_INDEX_ENTRY_LEN];
     uint64_t next_seq;    /* seq after the last event drained */
     /* Events drained but not yet known to be in the file, seqs
      * win_base .. win_base + win_len - 1 (one per seq: a loss event

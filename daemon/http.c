@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <traced/vm_listing.h>
+
 #include "dmn.h"
 
 /* Per-session data of the protocol: a WebSocket connection or a request. */
@@ -322,6 +324,80 @@ static dmn_run *route_run(dmn_server *srv, const char *uri, const char **rest,
     return dmn_run_find(srv, id);
 }
 
+/* GET /api/runs/ID/listing: the module's generated listing (vm_listing.h,
+ * docs/codetracer.md) from the module.wasm kept in the run's directory:
+ * {"module", "text", "funcs": [{"index","name","line"}],
+ *  "offsets": [...], "lines": [...]} where offsets[i] (ascending) is an
+ * instruction's byte offset in the module and lines[i] its listing line.
+ * Built per request on the loop thread: modules are small next to what a
+ * listing costs to keep per run, and the browser asks once per run view. */
+static json_t *listing_json(const dmn_run *r, char *err, size_t errlen)
+{
+    char path[600];
+    vm_load_options lo = {.features = VM_FEATURE_TAIL_CALL |
+                                      VM_FEATURE_EXCEPTIONS};
+    vm_module *m = NULL;
+    vm_listing *l = NULL;
+    json_t *j = NULL, *funcs, *offs, *lines;
+    uint8_t *bytes = NULL;
+    const char *text, *p;
+    size_t len = 0, tlen;
+    uint32_t line = 1;
+    FILE *f;
+    long n;
+
+    snprintf(path, sizeof path, "%s/module.wasm", r->dir);
+    f = fopen(path, "rbe");
+    if (!f) {
+        snprintf(err, errlen, "the run's module was not kept");
+        return NULL;
+    }
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 &&
+        fseek(f, 0, SEEK_SET) == 0 && (bytes = malloc((size_t)n)) &&
+        fread(bytes, 1, (size_t)n, f) == (size_t)n)
+        len = (size_t)n;
+    fclose(f);
+    if (!len || vm_module_new(bytes, len, &lo, &m, err, errlen) != 0 ||
+        vm_listing_new(m, &l, err, errlen) != 0) {
+        if (!len)
+            snprintf(err, errlen, "cannot read the run's module");
+        goto done;
+    }
+    funcs = json_array();
+    offs = json_array();
+    lines = json_array();
+    for (uint32_t i = 0; i < vm_listing_func_count(l); i++)
+        json_array_append_new(funcs, json_pack(
+            "{s:I, s:s, s:I}", "index", (json_int_t)i, "name",
+            vm_listing_func_name(l, i), "line",
+            (json_int_t)vm_listing_func_line(l, i)));
+    /* Instruction lines start with their offset in hex ("  000023:  ");
+     * the listing's own map confirms each one. */
+    text = vm_listing_text(l, &tlen);
+    for (p = text; *p; line++) {
+        const char *nl = strchr(p, '\n');
+        char *end;
+        unsigned long off = strtoul(p, &end, 16);
+
+        if (end > p && *end == ':' && off <= UINT32_MAX &&
+            vm_listing_offset_line(l, (uint32_t)off) == line) {
+            json_array_append_new(offs, json_integer((json_int_t)off));
+            json_array_append_new(lines, json_integer(line));
+        }
+        if (!nl)
+            break;
+        p = nl + 1;
+    }
+    j = json_pack("{s:s, s:s%, s:o, s:o, s:o}", "module", r->spec.name,
+                  "text", text, tlen, "funcs", funcs, "offsets", offs,
+                  "lines", lines);
+done:
+    vm_listing_free(l);
+    vm_module_free(m);
+    free(bytes);
+    return j;
+}
+
 static int handle_api(struct lws *wsi, http_sess *s, dmn_server *srv)
 {
     const char *uri = s->uri + 4; /* after /api */
@@ -352,6 +428,14 @@ static int handle_api(struct lws *wsi, http_sess *s, dmn_server *srv)
             return respond_error(wsi, s, 409, "not_running",
                                  "the run is not running");
         return respond_json(wsi, s, 202, dmn_run_json(r));
+    }
+    if (strcmp(rest, "/listing") == 0 && !s->post) {
+        char err[512];
+        json_t *j = listing_json(r, err, sizeof err);
+
+        if (!j)
+            return respond_error(wsi, s, 404, "no_listing", err);
+        return respond_json(wsi, s, 200, j);
     }
     if (strcmp(rest, "/stream") == 0 && !s->post) {
         char path[600];

@@ -32,15 +32,48 @@ void dmn_tracer_init(dmn_tracer *t, proto_ring *ring, proto_level level)
     t->t0_ns = mono_ns();
 }
 
+/*
+ * Timestamps. The clock is read for every rare event (those the ring is
+ * flushed after) and otherwise every DMN_CLOCK_EVERY events; the events
+ * in between carry the last reading. Reading it per event cost a third
+ * of the producer's time on the fib kernel at the calls level (perf:
+ * clock_gettime through the vDSO is ~100 ns in this VM, more than
+ * encoding and pushing the event), so call/return/op times are exact to
+ * a few microseconds only.
+ */
+#define DMN_CLOCK_EVERY 64u
+
+static void stamp(dmn_tracer *t, proto_event *ev, bool rare)
+{
+    if (rare || t->clock_left == 0) {
+        t->now_ns = mono_ns() - t->t0_ns;
+        t->clock_left = DMN_CLOCK_EVERY;
+    }
+    t->clock_left--;
+    ev->t_ns = t->now_ns;
+}
+
 /* Push one event. Lossless ring: push waits for room, so only a shutdown
  * ring (daemon stopping) makes it fail; then the tracer goes quiet. */
-static void emit(dmn_tracer *t, proto_event *ev)
+static void emit_at(dmn_tracer *t, proto_event *ev, bool rare)
 {
     if (t->closed || !proto_level_includes(t->level, ev->type))
         return;
-    ev->t_ns = mono_ns() - t->t0_ns;
+    stamp(t, ev, rare);
     if (proto_ring_push(t->ring, ev) == PROTO_ERR_CLOSED)
         t->closed = true;
+}
+
+/* The frequent events: call, return, host return, op, throw. */
+static void emit(dmn_tracer *t, proto_event *ev)
+{
+    emit_at(t, ev, false);
+}
+
+/* The rare ones, flushed right after. */
+static void emit_rare(dmn_tracer *t, proto_event *ev)
+{
+    emit_at(t, ev, true);
 }
 
 void dmn_tracer_run_start(dmn_tracer *t, const proto_run_start *rs)
@@ -49,7 +82,7 @@ void dmn_tracer_run_start(dmn_tracer *t, const proto_run_start *rs)
 
     t->t0_ns = mono_ns();
     ev.as.run_start = *rs;
-    emit(t, &ev);
+    emit_rare(t, &ev);
     /* Rare events are published at once so that followers see them. */
     proto_ring_flush(t->ring);
 }
@@ -91,7 +124,7 @@ void dmn_tracer_host_call(dmn_tracer *t, uint32_t func, uint32_t import,
     ev.as.host.import = import;
     ev.as.host.vals.items = args;
     ev.as.host.vals.count = nargs;
-    emit(t, &ev);
+    emit_rare(t, &ev);
     /* A host call may block (I/O): publish first (proto_ring.h). */
     proto_ring_flush(t->ring);
 }
@@ -138,7 +171,7 @@ void dmn_tracer_trap(dmn_tracer *t, int32_t code, const char *message)
     ev.as.trap.code = code;
     ev.as.trap.message.ptr = message ? message : "";
     ev.as.trap.message.len = message ? (uint32_t)strlen(message) : 0;
-    emit(t, &ev);
+    emit_rare(t, &ev);
     proto_ring_flush(t->ring);
 }
 
@@ -154,7 +187,7 @@ void dmn_tracer_output(dmn_tracer *t, uint32_t fd, const uint8_t *bytes,
         ev.as.output.fd = fd;
         ev.as.output.data.ptr = (const char *)bytes;
         ev.as.output.data.len = (uint32_t)n;
-        emit(t, &ev);
+        emit_rare(t, &ev);
         bytes += n;
         len -= n;
     }
@@ -172,8 +205,128 @@ void dmn_tracer_run_end(dmn_tracer *t, proto_status status,
     ev.as.run_end.results.items = results;
     ev.as.run_end.results.count = nresults;
     ev.as.run_end.counters = t->counters;
-    emit(t, &ev);
+    emit_rare(t, &ev);
     proto_ring_finish(t->ring);
+}
+
+/* ---- the VM's hooks -------------------------------------------------------- */
+
+/* The hook's values as protocol values, in the adapter's scratch array
+ * (grown, rarely, to the largest count seen; on failure the values are
+ * cut to what fits rather than dropping the event). */
+static const proto_val *adapt_vals(dmn_vm_tracer *a, const vm_trace_vals *v,
+                                   uint32_t *n)
+{
+    uint32_t count = v->count;
+
+    if (count > a->cap) {
+        proto_val *grown = realloc(a->vals, count * sizeof *grown);
+        if (grown) {
+            a->vals = grown;
+            a->cap = count;
+        } else {
+            count = a->cap;
+        }
+    }
+    for (uint32_t i = 0; i < count; i++) {
+        vm_val x;
+
+        vm_trace_vals_get(v, i, &x);
+        a->vals[i] = proto_val_from_vm(&x);
+    }
+    *n = count;
+    return a->vals;
+}
+
+static void hook_op(void *user, uint32_t opcode, uint32_t offset)
+{
+    dmn_vm_tracer *a = user;
+
+    dmn_tracer_op(a->t, opcode, offset);
+}
+
+static void hook_call(void *user, const vm_trace_frame *f)
+{
+    dmn_vm_tracer *a = user;
+    uint32_t n;
+    const proto_val *v = adapt_vals(a, &f->vals, &n);
+
+    dmn_tracer_call(a->t, f->func_idx, f->depth, v, n);
+}
+
+/* Unwound and tail returns have no values: the event's results are
+ * empty, and the trap, throw or following call says why. */
+static void hook_ret(void *user, const vm_trace_frame *f)
+{
+    dmn_vm_tracer *a = user;
+    uint32_t n;
+    const proto_val *v = adapt_vals(a, &f->vals, &n);
+
+    dmn_tracer_return(a->t, f->func_idx, f->depth, v, n);
+}
+
+/* Function imports come first in the function index space and run_start
+ * lists the function imports in order, so both indices are the same. */
+static void hook_host_call(void *user, const vm_trace_frame *f)
+{
+    dmn_vm_tracer *a = user;
+    uint32_t n;
+    const proto_val *v = adapt_vals(a, &f->vals, &n);
+
+    dmn_tracer_host_call(a->t, f->func_idx, f->func_idx, v, n);
+}
+
+static void hook_host_return(void *user, const vm_trace_frame *f)
+{
+    dmn_vm_tracer *a = user;
+    uint32_t n;
+    const proto_val *v = adapt_vals(a, &f->vals, &n);
+
+    dmn_tracer_host_return(a->t, f->func_idx, f->func_idx, v, n);
+}
+
+static void hook_throw(void *user, const vm_trace_throw *th)
+{
+    dmn_vm_tracer *a = user;
+    uint32_t n;
+    const proto_val *v = adapt_vals(a, &th->payload, &n);
+
+    dmn_tracer_throw(a->t, th->tag_idx, v, n);
+}
+
+static void hook_trap(void *user, int code, const char *message)
+{
+    dmn_vm_tracer *a = user;
+
+    a->trapped = true;
+    dmn_tracer_trap(a->t, code, message);
+}
+
+int dmn_vm_tracer_init(dmn_vm_tracer *a, dmn_tracer *t)
+{
+    memset(a, 0, sizeof *a);
+    a->t = t;
+    a->cap = 16;
+    a->vals = calloc(a->cap, sizeof *a->vals);
+    if (!a->vals)
+        return VM_ERR_NOMEM;
+    a->vm.user = a;
+    /* op only when recorded: it switches the VM to instrumented code. */
+    a->vm.op = t->level >= PROTO_LEVEL_OPS ? hook_op : NULL;
+    a->vm.call = hook_call;
+    a->vm.ret = hook_ret;
+    a->vm.host_call = hook_host_call;
+    a->vm.host_return = hook_host_return;
+    a->vm.throw_ = hook_throw;
+    a->vm.trap = hook_trap;
+    return 0;
+}
+
+void dmn_vm_tracer_close(dmn_vm_tracer *a)
+{
+    free(a->vals);
+    a->vals = NULL;
+    a->cap = 0;
 }
 
 /* ---- the thread ---------------------------------------------------------- */
@@ -184,7 +337,7 @@ static void on_output(void *user, int stream, const uint8_t *bytes,
     dmn_tracer_output(user, (uint32_t)stream, bytes, len);
 }
 
-static proto_status status_of(int rc, int32_t exit_code)
+proto_status dmn_status_of(int rc, int32_t exit_code)
 {
     if (rc == 0)
         return exit_code ? PROTO_STATUS_EXIT : PROTO_STATUS_OK;
@@ -201,7 +354,8 @@ static proto_status status_of(int rc, int32_t exit_code)
 }
 
 /* Call the export r->spec.invoke with the arguments parsed at submit. */
-static int run_invoke(dmn_run *r, proto_val **results_out, uint32_t *nres)
+static int run_invoke(dmn_run *r, const vm_tracer *vt,
+                      proto_val **results_out, uint32_t *nres)
 {
     vm_instance *inst;
     vm_extern ext;
@@ -209,8 +363,8 @@ static int run_invoke(dmn_run *r, proto_val **results_out, uint32_t *nres)
     vm_val *results;
     int rc;
 
-    rc = vm_instance_new(r->store, r->module, NULL, 0, &inst, r->vm_err,
-                         sizeof r->vm_err);
+    rc = vm_instance_new_traced(r->store, r->module, NULL, 0, vt, &inst,
+                                r->vm_err, sizeof r->vm_err);
     if (rc)
         return rc;
     if (vm_instance_export(inst, r->spec.invoke, &ext) != 0 ||
@@ -225,8 +379,9 @@ static int run_invoke(dmn_run *r, proto_val **results_out, uint32_t *nres)
         free(results);
         return VM_ERR_NOMEM;
     }
-    rc = vm_func_call(r->store, ext.of.func, r->invoke_args, ft.nparams,
-                      results, ft.nresults, r->vm_err, sizeof r->vm_err);
+    rc = vm_func_call_traced(r->store, ext.of.func, r->invoke_args,
+                             ft.nparams, results, ft.nresults, vt, r->vm_err,
+                             sizeof r->vm_err);
     if (rc == 0) {
         for (uint32_t i = 0; i < ft.nresults; i++)
             (*results_out)[i] = proto_val_from_vm(&results[i]);
@@ -237,7 +392,7 @@ static int run_invoke(dmn_run *r, proto_val **results_out, uint32_t *nres)
 }
 
 /* Run a WASI command; its output becomes output events. */
-static int run_wasi(dmn_run *r, int32_t *exit_code)
+static int run_wasi(dmn_run *r, const vm_tracer *vt, int32_t *exit_code)
 {
     vm_wasi_config cfg;
     vm_wasi *wasi = NULL;
@@ -263,8 +418,8 @@ static int run_wasi(dmn_run *r, int32_t *exit_code)
     cfg.user = &r->tracer;
     rc = vm_wasi_new(r->store, &cfg, &wasi, r->vm_err, sizeof r->vm_err);
     if (rc == 0) {
-        rc = vm_wasi_run_start(wasi, r->module, exit_code, NULL, r->vm_err,
-                               sizeof r->vm_err);
+        rc = vm_wasi_run_start_traced(wasi, r->module, exit_code, NULL, vt,
+                                      r->vm_err, sizeof r->vm_err);
         vm_wasi_free(wasi);
     }
     free(argv);
@@ -281,6 +436,7 @@ void dmn_run_thread(void *arg)
     proto_val *results = NULL;
     uint32_t nres = 0;
     int32_t exit_code = 0;
+    dmn_vm_tracer hooks = {0};
     int rc;
 
     /* run_start: argv as the program sees it, and the function imports. */
@@ -319,21 +475,24 @@ void dmn_run_thread(void *arg)
     memcpy(rs.hash, r->hash, 32);
     dmn_tracer_run_start(&r->tracer, &rs);
 
-    if (!argv || !imports)
+    if (!argv || !imports || dmn_vm_tracer_init(&hooks, &r->tracer))
         rc = VM_ERR_NOMEM;
     else if (r->spec.invoke)
-        rc = run_invoke(r, &results, &nres);
+        rc = run_invoke(r, &hooks.vm, &results, &nres);
     else
-        rc = run_wasi(r, &exit_code);
+        rc = run_wasi(r, &hooks.vm, &exit_code);
+    dmn_vm_tracer_close(&hooks);
     if (rc == VM_ERR_EXIT)
         exit_code = vm_store_exit_code(r->store);
-    if (vm_err_is_trap(rc))
+    /* A trap outside the hooks' sight (instantiation) still gets its
+     * event; one the hooks reported does not get a second. */
+    if (vm_err_is_trap(rc) && !hooks.trapped)
         dmn_tracer_trap(&r->tracer, rc, r->vm_err[0] ? r->vm_err
                                                      : vm_strerror(rc));
     r->vm_rc = rc;
     if (rc && !r->vm_err[0])
         snprintf(r->vm_err, sizeof r->vm_err, "%s", vm_strerror(rc));
-    dmn_tracer_run_end(&r->tracer, status_of(rc, exit_code), exit_code,
+    dmn_tracer_run_end(&r->tracer, dmn_status_of(rc, exit_code), exit_code,
                        results, nres);
     free(results);
     free(imports);

@@ -311,7 +311,8 @@ static void on_write(uv_fs_t *req)
          * catching-up readers find them there. Then its index entry. */
         window_release(r, c->first_seq + c->count);
         r->write_stage = 1;
-        r->wbuf = uv_buf_init((char *)c->idx_entry, PROTO_INDEX_ENTRY_LEN);
+        memcpy(r->idx_entry, c->idx_entry, PROTO_INDEX_ENTRY_LEN);
+        r->wbuf = uv_buf_init((char *)r->idx_entry, PROTO_INDEX_ENTRY_LEN);
         issue_write(r, r->idx_fd, r->idx_off);
         return;
     }
@@ -320,6 +321,9 @@ static void on_write(uv_fs_t *req)
     memmove(r->chunks, r->chunks + 1, (r->nchunks - 1) * sizeof *r->chunks);
     r->nchunks--;
     start_write(r);
+    /* The window shrank: resume a drain that backpressure paused. */
+    if (r->ring && !r->draining_done)
+        uv_async_send(&r->async);
     maybe_finish(r);
 }
 
@@ -435,7 +439,18 @@ static void drain(dmn_run *r)
 
     if (!r->ring || r->draining_done)
         return;
-    while (n < DRAIN_BATCH) {
+    /*
+     * Backpressure: events stay in the window until their chunk is in the
+     * file. When the disk falls behind the run, stop draining; the ring
+     * fills and the run thread waits (lossless), so memory stays bounded.
+     * Seal what is pending so the writes that release the window go on;
+     * on_write drains again once they complete.
+     */
+    if (r->win_len >= r->srv->cfg.window_events) {
+        seal(r);
+        return;
+    }
+    while (n < DRAIN_BATCH && r->win_len < r->srv->cfg.window_events) {
         dmn_evt *e;
 
         rc = proto_ring_next(r->ring, &r->scratch, err, sizeof err);
@@ -590,6 +605,25 @@ static int parse_invoke_args(dmn_run *r, char *err, size_t errlen)
     return -1;
 }
 
+/* Keep the submitted module beside the stream (module.wasm), so that the
+ * browser client can ask for its listing (GET /api/runs/ID/listing) during
+ * and after the run. Blocking like the headers: at most the module size
+ * limit, once per run. Best effort: a run without it just has no listing. */
+static void save_module(const dmn_run *r, const uint8_t *wasm, size_t len)
+{
+    char path[600];
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/module.wasm", r->dir);
+    f = fopen(path, "wbe");
+    if (!f)
+        return;
+    bool ok = fwrite(wasm, 1, len, f) == len;
+
+    if (fclose(f) != 0 || !ok)
+        unlink(path);
+}
+
 /* Create the run's directory and stream files (blocking, small). */
 static int create_files(dmn_run *r, char *err, size_t errlen)
 {
@@ -711,6 +745,7 @@ int dmn_run_submit(dmn_server *srv, const uint8_t *wasm, size_t len,
     r->open_handles = 2;
     r->state = DMN_RUNNING;
     snprintf(r->status, sizeof r->status, "running");
+    save_module(r, wasm, len);
     write_meta(r);
     if (r->spec.wall_ms)
         uv_timer_start(&r->wall_timer, on_wall_timer, r->spec.wall_ms, 0);

@@ -48,7 +48,7 @@ static const char usage_text[] =
     "  --token T              require T on every request (Authorization:\n"
     "                         Bearer T, or ?token=T); also $TRACED_TOKEN\n"
     "  --static DIR           browser client files served at / (default:\n"
-    "                         client/web in the source tree, else the\n"
+    "                         client/web/dist in the source tree, else the\n"
     "                         installed share dir)\n"
     "  --max-runs N           concurrent runs (default 8); more is 429\n"
     "  --max-module-bytes N   module size limit (default 16 MiB); more is "
@@ -62,6 +62,8 @@ static const char usage_text[] =
     "  --sub-queue N          events queued for a live subscriber before it\n"
     "                         falls back to the file (default 4096)\n"
     "  --chunk-bytes N        trace file chunk target size (default 65536)\n"
+    "  --window-events N      events a run may hold in memory before they are\n"
+    "                         on disk; past it the run waits (default 65536)\n"
     "  --flush-ms N           flush tick (default 20)\n"
     "  --heartbeat-ms N       WebSocket heartbeat period (default 5000)\n"
     "  --port-file PATH       write the bound port there once listening\n"
@@ -142,6 +144,7 @@ static int parse_options(int argc, char **argv, dmn_config *cfg,
     cfg->max_module_bytes = 16u << 20;
     cfg->sub_queue_events = 4096;
     cfg->chunk_bytes = 64u << 10;
+    cfg->window_events = 1u << 16;
     cfg->flush_ms = 20;
     cfg->heartbeat_ms = 5000;
     *port_file = NULL;
@@ -165,6 +168,7 @@ static int parse_options(int argc, char **argv, dmn_config *cfg,
         NUM("--max-depth", UINT32_MAX, max_depth)
         NUM("--sub-queue", 1u << 24, sub_queue_events)
         NUM("--chunk-bytes", PROTO_CHUNK_MAX_PAYLOAD / 2, chunk_bytes)
+        NUM("--window-events", 1u << 26, window_events)
         NUM("--flush-ms", 60000, flush_ms)
         NUM("--heartbeat-ms", 3600000, heartbeat_ms)
 #undef NUM
@@ -200,6 +204,7 @@ static int parse_options(int argc, char **argv, dmn_config *cfg,
     }
     if (cfg->max_runs == 0 || cfg->max_module_bytes == 0 ||
         cfg->sub_queue_events == 0 || cfg->chunk_bytes == 0 ||
+        cfg->window_events == 0 ||
         cfg->flush_ms == 0 || cfg->heartbeat_ms == 0) {
         fprintf(stderr, "traced: limits must be at least 1\n");
         return -1;
@@ -212,8 +217,9 @@ static int parse_options(int argc, char **argv, dmn_config *cfg,
     return 0;
 }
 
-/* The browser client: --static, else client/web beside the binary's
- * source tree, else the installed share dir. Empty: placeholder only. */
+/* The browser client: --static, else the built client (client/web/dist,
+ * scripts/build.sh) of the binary's source tree, else the installed share
+ * dir. Empty: placeholder only. */
 static void find_static_dir(dmn_server *srv)
 {
     struct stat st;
@@ -225,7 +231,7 @@ static void find_static_dir(dmn_server *srv)
         return;
     }
 #ifdef TRACED_SOURCE_DIR
-    snprintf(cand, sizeof cand, "%s/client/web", TRACED_SOURCE_DIR);
+    snprintf(cand, sizeof cand, "%s/client/web/dist", TRACED_SOURCE_DIR);
     if (stat(cand, &st) == 0 && S_ISDIR(st.st_mode)) {
         snprintf(srv->static_dir, sizeof srv->static_dir, "%s", cand);
         return;

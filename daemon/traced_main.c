@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <traced/vm.h>
 #include <traced/wasi.h>
@@ -26,6 +27,7 @@
 #include "cli_values.h"
 #include "dmn.h"
 #include "export.h"
+#include "record.h"
 
 #ifndef TRACED_VERSION
 #define TRACED_VERSION "0.0.0"
@@ -45,7 +47,7 @@ static int cmd_run(int argc, char **argv);
 
 static const subcommand subcommands[] = {
     {"run", cmd_run,
-     "run [--fuel N] [--max-pages N] [--max-depth N] FILE.wasm "
+     "run [--fuel N] [--max-pages N] [--max-depth N] [TRACING] FILE.wasm "
      "--invoke NAME [ARG...]\n"
      "  traced run [--fuel N] [--dir HOST[:GUEST]]... [--env K=V]... "
      "FILE.wasm [-- ARG...]",
@@ -77,6 +79,12 @@ static void usage(FILE *f)
             "limit)\n"
             "  --max-pages N  cap any memory at N 64 KiB pages\n"
             "  --max-depth N  cap the call depth at N frames\n"
+            "  --trace        count ops, calls, host calls, depth, throws and\n"
+            "                 traps; print them to stderr (docs/vm.md, "
+            "\"Tracing\")\n"
+            "  --trace-dir DIR  record the run into DIR (stream.trace + .idx)\n"
+            "  --level calls|ops  what --trace-dir records (default calls)\n"
+            "  --codetracer   with --trace-dir, also DIR/codetracer, live\n"
             "  --dir HOST[:GUEST]  (WASI) preopen directory HOST, seen by the\n"
             "                 program as GUEST (default HOST); nothing else of\n"
             "                 the file system is reachable\n"
@@ -103,6 +111,11 @@ typedef struct run_args {
     size_t npreopens;
     const char *env[MAX_WASI_ITEMS];
     size_t nenv;
+    /* Tracing: --trace counts; --trace-dir records at level. */
+    bool trace;
+    const char *trace_dir;
+    proto_level level;
+    bool codetracer;
 } run_args;
 
 static int parse_count(const char *opt, const char *s, uint64_t max,
@@ -126,6 +139,7 @@ static int parse_run_args(int argc, char **argv, run_args *ra)
     uint64_t n;
 
     memset(ra, 0, sizeof *ra);
+    ra->level = PROTO_LEVEL_CALLS;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -178,6 +192,27 @@ static int parse_run_args(int argc, char **argv, run_args *ra)
                 colon && colon[1] ? colon + 1 : spec;
             ra->npreopens++;
             i++;
+        } else if (strcmp(a, "--trace") == 0) {
+            ra->trace = true;
+        } else if (strcmp(a, "--trace-dir") == 0) {
+            if (!v || !*v) {
+                fprintf(stderr, "traced: --trace-dir needs a directory\n");
+                return -1;
+            }
+            ra->trace_dir = v;
+            i++;
+        } else if (strcmp(a, "--level") == 0) {
+            if (v && strcmp(v, "calls") == 0) {
+                ra->level = PROTO_LEVEL_CALLS;
+            } else if (v && strcmp(v, "ops") == 0) {
+                ra->level = PROTO_LEVEL_OPS;
+            } else {
+                fprintf(stderr, "traced: --level is calls or ops\n");
+                return -1;
+            }
+            i++;
+        } else if (strcmp(a, "--codetracer") == 0) {
+            ra->codetracer = true;
         } else if (strcmp(a, "--env") == 0) {
             if (!v || !strchr(v, '=') || ra->nenv == MAX_WASI_ITEMS) {
                 fprintf(stderr, "traced: --env needs K=V (at most %d)\n",
@@ -206,6 +241,15 @@ static int parse_run_args(int argc, char **argv, run_args *ra)
     if (!ra->path) {
         fprintf(stderr, "traced: run: usage: traced %s\n",
                 subcommands[0].synopsis);
+        return -1;
+    }
+    if (ra->trace && ra->trace_dir) {
+        fprintf(stderr, "traced: run: --trace and --trace-dir do not "
+                        "combine\n");
+        return -1;
+    }
+    if (ra->codetracer && !ra->trace_dir) {
+        fprintf(stderr, "traced: run: --codetracer needs --trace-dir\n");
         return -1;
     }
     if (ra->invoke && (ra->npreopens || ra->nenv)) {
@@ -296,12 +340,140 @@ static void free_run_args(run_args *ra)
     ra->npreopens = 0;
 }
 
+/* ---- tracing --------------------------------------------------------- */
+
+/*
+ * The run's tracing, whichever was asked: the counting tracer (--trace)
+ * or a recording (--trace-dir). tracer is what the VM calls get (NULL
+ * when neither).
+ */
+typedef struct run_trace {
+    const vm_tracer *tracer;
+    vm_tracer counting;
+    vm_trace_counts counts;
+    dmn_recording *rec;
+} run_trace;
+
+static uint64_t wall_ns_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int trace_begin(run_trace *rt, const run_args *ra,
+                       const vm_module *module, const uint8_t *bytes,
+                       size_t len)
+{
+    proto_run_start rs = {0};
+    dmn_recording_opts o = {0};
+    proto_str *argv = NULL;
+    proto_import *imports = NULL;
+    uint32_t nimports, nf = 0;
+    const char *base = strrchr(ra->path, '/');
+    char err[512] = "";
+    int rc;
+
+    memset(rt, 0, sizeof *rt);
+    if (ra->trace) {
+        vm_trace_counts_init(&rt->counting, &rt->counts, true);
+        rt->tracer = &rt->counting;
+    }
+    if (!ra->trace_dir)
+        return 0;
+    nimports = vm_module_import_count(module);
+    argv = calloc((size_t)ra->nargs + 1, sizeof *argv);
+    imports = calloc((size_t)nimports + 1, sizeof *imports);
+    if (!argv || !imports) {
+        free(argv);
+        free(imports);
+        fprintf(stderr, "traced: out of memory\n");
+        return -1;
+    }
+    argv[0].ptr = ra->path;
+    argv[0].len = (uint32_t)strlen(ra->path);
+    for (int i = 0; i < ra->nargs; i++) {
+        argv[i + 1].ptr = ra->args[i];
+        argv[i + 1].len = (uint32_t)strlen(ra->args[i]);
+    }
+    for (uint32_t i = 0; i < nimports; i++) {
+        vm_extern_desc d;
+
+        if (vm_module_import(module, i, &d) || d.kind != VM_EXTERN_FUNC)
+            continue;
+        imports[nf].module.ptr = d.module;
+        imports[nf].module.len = (uint32_t)strlen(d.module);
+        imports[nf].name.ptr = d.name;
+        imports[nf].name.len = (uint32_t)strlen(d.name);
+        nf++;
+    }
+    rs.run_id = 1;
+    rs.wall_ns = wall_ns_now();
+    rs.level = ra->level;
+    rs.module.ptr = base ? base + 1 : ra->path;
+    rs.module.len = (uint32_t)strlen(rs.module.ptr);
+    proto_sha256(bytes, len, rs.hash);
+    rs.argv = argv;
+    rs.argc = (uint32_t)ra->nargs + 1;
+    rs.imports = imports;
+    rs.nimports = nf;
+    o.dir = ra->trace_dir;
+    o.run_start = &rs;
+    o.codetracer = ra->codetracer;
+    o.module = module;
+    rc = dmn_recording_start(&o, &rt->rec, err, sizeof err);
+    free(argv);
+    free(imports);
+    if (rc) {
+        fprintf(stderr, "traced: --trace-dir: %s\n", err);
+        return -1;
+    }
+    rt->tracer = dmn_recording_tracer(rt->rec);
+    return 0;
+}
+
+/* WASI output, recorded as output events (and still written out). */
+static void trace_output(void *user, int stream, const uint8_t *bytes,
+                         size_t len)
+{
+    dmn_tracer_output(user, (uint32_t)stream, bytes, len);
+}
+
+/* End the run's tracing: print the counts, or finish the recording.
+ * Returns -1 when the recording could not be written. */
+static int trace_end(run_trace *rt, int rc, const char *msg,
+                     int32_t exit_code, const vm_val *results,
+                     uint32_t nresults)
+{
+    char line[256], err[512] = "";
+    proto_val pv[16];
+    uint32_t n = nresults < 16 ? nresults : 16;
+
+    if (rt->tracer == &rt->counting) {
+        vm_trace_counts_format(&rt->counts, line, sizeof line);
+        fprintf(stderr, "%s\n", line);
+    }
+    if (!rt->rec)
+        return 0;
+    for (uint32_t i = 0; i < n; i++)
+        pv[i] = proto_val_from_vm(&results[i]);
+    if (dmn_recording_finish(rt->rec, rc, msg, dmn_status_of(rc, exit_code),
+                             exit_code, pv, rc ? 0 : n, err,
+                             sizeof err) != 0) {
+        fprintf(stderr, "traced: --trace-dir: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
 /*
  * Run a WASI command: the guest gets FILE as argv[0], the ARGs after --,
  * the --env variables, the --dir preopens and our stdio. Returns the exit
  * status (see the top of the file).
  */
-static int run_wasi(const run_args *ra, const vm_module *module)
+static int run_wasi(const run_args *ra, const vm_module *module,
+                    run_trace *rt)
 {
     const char **gargv;
     vm_wasi_config cfg;
@@ -333,11 +505,20 @@ static int run_wasi(const run_args *ra, const vm_module *module)
     cfg.envc = ra->nenv;
     cfg.preopens = ra->preopens;
     cfg.npreopens = ra->npreopens;
+    if (rt->rec) {
+        cfg.on_output = trace_output;
+        cfg.user = dmn_recording_producer(rt->rec);
+    }
     if ((rc = vm_wasi_new(store, &cfg, &wasi, err, sizeof err))) {
         fprintf(stderr, "traced: %s\n", err);
         goto fail_wasi;
     }
-    rc = vm_wasi_run_start(wasi, module, &code, NULL, err, sizeof err);
+    rc = vm_wasi_run_start_traced(wasi, module, &code, NULL, rt->tracer, err,
+                                  sizeof err);
+    if (trace_end(rt, rc, err, rc ? 0 : code, NULL, 0) != 0 && rc == 0)
+        code = 1;
+    rt->rec = NULL;
+    rt->tracer = NULL;
     if (rc == 0) {
         status = (int)((uint32_t)code & 0xff);
     } else if (vm_err_is_trap(rc) || rc == VM_ERR_FUEL ||
@@ -352,6 +533,8 @@ static int run_wasi(const run_args *ra, const vm_module *module)
 fail_wasi:
     vm_store_free(store);
 fail_store:
+    if (rt->tracer) /* never started: end the recording all the same */
+        trace_end(rt, rc ? rc : VM_ERR_ARG, NULL, 0, NULL, 0);
     free(gargv);
     return status;
 }
@@ -368,8 +551,11 @@ static int cmd_run(int argc, char **argv)
     vm_extern ext;
     vm_functype_view ft;
     vm_val *args = NULL, *results = NULL;
+    run_trace rt;
+    bool trace_failed = false;
     int rc, status = 1;
 
+    memset(&rt, 0, sizeof rt);
     if (parse_run_args(argc, argv, &ra) < 0) {
         free_run_args(&ra);
         return EXIT_USAGE;
@@ -382,15 +568,22 @@ static int cmd_run(int argc, char **argv)
         return 1;
     }
     rc = vm_module_new(bytes, len, NULL, &module, err, sizeof err);
-    free(bytes);
     if (rc) {
+        free(bytes);
         fprintf(stderr, "traced: %s: %s: %s\n", ra.path, vm_strerror(rc),
                 *err ? err : vm_err_name(rc));
         free_run_args(&ra);
         return 1;
     }
+    rc = trace_begin(&rt, &ra, module, bytes, len);
+    free(bytes);
+    if (rc) {
+        vm_module_free(module);
+        free_run_args(&ra);
+        return 1;
+    }
     if (!ra.invoke) {
-        status = run_wasi(&ra, module);
+        status = run_wasi(&ra, module, &rt);
         goto fail_module;
     }
     if (vm_module_import_count(module) > 0) {
@@ -411,8 +604,8 @@ static int cmd_run(int argc, char **argv)
                 vm_strerror(rc));
         goto fail_module;
     }
-    if ((rc = vm_instance_new(store, module, NULL, 0, &inst, err,
-                              sizeof err))) {
+    if ((rc = vm_instance_new_traced(store, module, NULL, 0, rt.tracer, &inst,
+                                     err, sizeof err))) {
         report_failure(&ra, rc, err);
         goto fail_store;
     }
@@ -456,8 +649,14 @@ static int cmd_run(int argc, char **argv)
         }
     }
     err[0] = '\0';
-    rc = vm_func_call(store, ext.of.func, args, ft.nparams, results,
-                      ft.nresults, err, sizeof err);
+    rc = vm_func_call_traced(store, ext.of.func, args, ft.nparams, results,
+                             ft.nresults, rt.tracer, err, sizeof err);
+    trace_failed = trace_end(&rt, rc, err,
+                             rc == VM_ERR_EXIT ? vm_store_exit_code(store)
+                                               : 0,
+                             results, ft.nresults) != 0;
+    rt.tracer = NULL;
+    rt.rec = NULL;
     if (rc == VM_ERR_EXIT) {
         status = vm_store_exit_code(store);
         goto fail_vals;
@@ -472,7 +671,7 @@ static int cmd_run(int argc, char **argv)
         cli_value_format(&results[i], buf, sizeof buf);
         printf("%s\n", buf);
     }
-    status = fflush(stdout) == 0 ? 0 : 1;
+    status = fflush(stdout) == 0 && !trace_failed ? 0 : 1;
 
 fail_vals:
     free(results);
@@ -480,6 +679,8 @@ fail_vals:
 fail_store:
     vm_store_free(store);
 fail_module:
+    if (rt.tracer) /* the call never ran: still end the recording */
+        trace_end(&rt, rc ? rc : VM_ERR_ARG, err, 0, NULL, 0);
     vm_module_free(module);
     free_run_args(&ra);
     return status;

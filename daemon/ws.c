@@ -589,10 +589,21 @@ static void handle_subscribe(dmn_conn *c, json_t *m)
     c->subs = s;
     s->next_in_run = r->subs;
     r->subs = s;
-    ctrl_send(c, json_pack("{s:s, s:I, s:I, s:s, s:I}", "type", "subscribed",
-                           "run", (json_int_t)id, "from", (json_int_t)seq,
-                           "status", r->status, "next_seq",
-                           (json_int_t)r->next_seq));
+    {
+        json_t *msg = json_pack("{s:s, s:I, s:I, s:s, s:I}", "type",
+                                "subscribed", "run", (json_int_t)id, "from",
+                                (json_int_t)seq, "status", r->status,
+                                "next_seq", (json_int_t)r->next_seq);
+
+        /* The run thread's CLOCK_MONOTONIC at run start (events' t is ns
+         * since then), for latency measurements on this host. Once
+         * run_start is drained it is visible here (the ring's
+         * release/acquire); earlier runs loaded from disk have none. */
+        if (msg && r->next_seq > 0 && r->tracer.t0_ns)
+            json_object_set_new(msg, "start_monotonic_ns",
+                                json_integer((json_int_t)r->tracer.t0_ns));
+        ctrl_send(c, msg);
+    }
     lws_callback_on_writable(c->wsi);
 }
 

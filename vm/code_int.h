@@ -66,7 +66,26 @@ typedef struct vm__code {
     /* Exception handlers (see vm__handler); NULL / 0 without try. */
     struct vm__handler *handlers;
     uint32_t nhandlers;
+    uint32_t func_idx;      /* the function's index in its module */
+    /*
+     * The tracing variants of this body (interp.c's run_traced has its
+     * own dispatch table, so it cannot run these words): VM_CODE_TRACED,
+     * the same code threaded for run_traced, and VM_CODE_INSTRUMENTED,
+     * with a TRACE_OP before every wasm instruction. Compiled on first
+     * traced use by vm__code_variant and published with a compare-and-
+     * swap, so stores on several threads may share the module; owned,
+     * freed with this code. Always NULL in a variant.
+     */
+    _Atomic(struct vm__code *) variants[2];
 } vm__code;
+
+enum { VM_CODE_TRACED = 0, VM_CODE_INSTRUMENTED = 1 };
+
+/*
+ * The variant (VM_CODE_*) of wasm function f's body, compiling it on
+ * first use (compile.c); NULL when out of memory.
+ */
+const vm__code *vm__code_variant(const struct vm_func *f, unsigned which);
 
 /*
  * One catch clause (or delegate) of a try: the unwinder looks up the word
@@ -116,5 +135,7 @@ size_t vm__code_dump(const vm__code *code, char *buf, size_t len);
  * built into interp.c.
  */
 const uint32_t *vm__interp_dispatch(void);
+/* The same for run_traced, which runs the tracing variants. */
+const uint32_t *vm__interp_dispatch_traced(void);
 
 #endif /* TRACED_VM_CODE_INT_H */

@@ -291,6 +291,10 @@ typedef struct comp {
     size_t nhandlers, handlers_cap;
     uint32_t try_depth, try_nest, max_tries, exn_base;
     uint32_t fuel_count;
+
+    /* Tracing variants (vm__code_variant): thread for run_traced, and
+     * with instrument, put a TRACE_OP before every live wasm instruction. */
+    bool traced, instrument;
 } comp;
 
 static void set_error(comp *c, int code, const char *what)
@@ -854,6 +858,10 @@ static void place_skip(comp *c, uint32_t pos)
 /* Is a branch to f a return? (See final_ends.) */
 static bool ret_equiv(const comp *c, const ctl *f)
 {
+    /* Instrumented code keeps the branch, so that the end markers it
+     * passes on the way out fire as they do for any other block. */
+    if (c->instrument)
+        return f->kind == CTL_FUNC;
     return f->kind == CTL_FUNC ||
            (f->kind != CTL_LOOP && f->base == 0 && f->ord < c->nblocks &&
             c->blk_end[f->ord] >= c->final_ends);
@@ -1912,6 +1920,19 @@ static int compile_body(comp *c)
         c->last.d_word = c->last.cmp_start = NONE32;
         if (c->fuel_word != NONE32)
             c->fuel_count++;
+        /*
+         * Instrumented code: the marker goes before everything the
+         * instruction emits, and labels are placed after it, so a branch
+         * to a block's end or a loop's header does not run the end or loop
+         * marker. It also sits between an instruction and the one before,
+         * which turns off compare fusion and loop fuel sharing (both need
+         * adjacent code); result retargeting stays valid.
+         */
+        if (c->instrument && !c->cs[c->ncs - 1].unreachable) {
+            emit_op(c, VM_IOP_TRACE_OP);
+            emit_w(c, prefix ? VM_TRACE_OPCODE(prefix, code) : code);
+            emit_w(c, c->cur_off);
+        }
         compile_op(c, op, &p, end);
     }
     fuel_close(c);
@@ -1983,9 +2004,10 @@ static int layout_locals(comp *c)
  * Every instruction has a source-map entry, so the map lists them all.
  */
 static void finish_words(uint32_t *words, const uint32_t *srcmap,
-                         size_t nsrc, uint32_t temp_base)
+                         size_t nsrc, uint32_t temp_base, bool traced)
 {
-    const uint32_t *dispatch = vm__interp_dispatch();
+    const uint32_t *dispatch =
+        traced ? vm__interp_dispatch_traced() : vm__interp_dispatch();
 
     for (size_t i = 0; i < nsrc; i++) {
         uint32_t start = srcmap[2 * i], pos = start + 1, op = words[start];
@@ -2060,7 +2082,9 @@ static int compile_func(comp *c, const vm__func *fn, vm__code **out)
         }
         code->nhandlers = (uint32_t)c->nhandlers;
     }
-    finish_words(code->words, code->srcmap, c->nsrc, code->temp_base);
+    code->func_idx = c->m->nfuncs_imported + (uint32_t)(fn - c->m->funcs);
+    finish_words(code->words, code->srcmap, c->nsrc, code->temp_base,
+                 c->traced);
     *out = code;
     return 0;
 
@@ -2079,7 +2103,58 @@ void vm__code_free(vm__code *code)
     vm__free(code->consts);
     vm__free(code->srcmap);
     vm__free(code->handlers);
+    for (int i = 0; i < 2; i++)
+        vm__code_free(atomic_load_explicit(&code->variants[i],
+                                           memory_order_acquire));
     vm__free(code);
+}
+
+static void comp_free(comp *c)
+{
+    vm__free(c->local_slot);
+    vm__free(c->refcnt);
+    vm__free(c->words);
+    vm__free(c->srcmap);
+    vm__free(c->vs);
+    vm__free(c->cs);
+    vm__free(c->scratch);
+    vm__free(c->blk_end);
+    vm__free(c->blk_stack);
+    vm__free(c->handlers);
+    vm__free(c);
+}
+
+/*
+ * A tracing variant is the function compiled again from its wasm body
+ * (it compiled once, so only NOMEM can fail), threaded for run_traced.
+ * Two threads may race to make the same one: both compile, one
+ * compare-and-swap wins, the loser frees its copy. The module is not
+ * otherwise written, so it stays shareable across stores and threads.
+ */
+const vm__code *vm__code_variant(const struct vm_func *f, unsigned which)
+{
+    const vm_module *m = f->inst->module;
+    vm__code *base = (vm__code *)f->code, *v = NULL, *expected = NULL;
+    comp *c;
+    int rc;
+
+    c = vm__calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->m = m;
+    c->traced = true;
+    c->instrument = which == VM_CODE_INSTRUMENTED;
+    rc = compile_func(c, &m->funcs[f->func_idx - m->nfuncs_imported], &v);
+    comp_free(c);
+    if (rc)
+        return NULL;
+    if (!atomic_compare_exchange_strong_explicit(
+            &base->variants[which], &expected, v, memory_order_acq_rel,
+            memory_order_acquire)) {
+        vm__code_free(v);
+        v = expected;
+    }
+    return v;
 }
 
 int vm__compile(vm_module *m, char *err, size_t errlen)
@@ -2103,17 +2178,7 @@ int vm__compile(vm_module *m, char *err, size_t errlen)
             m->funcs[i].code = NULL;
         }
     }
-    vm__free(c->local_slot);
-    vm__free(c->refcnt);
-    vm__free(c->words);
-    vm__free(c->srcmap);
-    vm__free(c->vs);
-    vm__free(c->cs);
-    vm__free(c->scratch);
-    vm__free(c->blk_end);
-    vm__free(c->blk_stack);
-    vm__free(c->handlers);
-    vm__free(c);
+    comp_free(c);
     return rc;
 }
 

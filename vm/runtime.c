@@ -593,6 +593,8 @@ int vm_host_call_throw(vm_host_call *c, void *tag, const vm_val *payload,
     }
     if (!vm__exn_new(s, tag, buf, n, s->stack_top))
         rc = VM_ERR_NOMEM;
+    else if (s->tracer)
+        vm__trace_throw(s, NULL, s->exn);
     if (buf != slots)
         vm__free(buf);
     return rc;
@@ -1111,9 +1113,51 @@ static int call_error(vm_store *s, int rc, char *err, size_t errlen)
     return vm__error(err, errlen, rc, "%s", what);
 }
 
+const uint8_t *vm__tag_params(const vm_store *s, const void *tag,
+                              uint32_t *count)
+{
+    const struct vm__tag *t = tag;
+    const vm__functype *ft;
+
+    if (!t || t->type_id >= s->ntypes) {
+        *count = 0;
+        return NULL;
+    }
+    ft = &s->types[t->type_id];
+    *count = ft->nparams;
+    return vm__functype_params(ft);
+}
+
+int vm_trace_vals_get(const vm_trace_vals *vals, uint32_t i, vm_val *out)
+{
+    uint32_t k = 0;
+
+    if (!vals || !out || i >= vals->count || !vals->slots)
+        return VM_ERR_ARG;
+    for (uint32_t j = 0; j < i; j++)
+        k += vm__type_slots(vals->types[j]);
+    vm__slots_to_val(vals->types[i], vals->slots + k, out);
+    return 0;
+}
+
 int vm_func_call(vm_store *s, vm_func *f, const vm_val *args, uint32_t nargs,
                  vm_val *results, uint32_t nresults, char *err, size_t errlen)
 {
+    return vm_func_call_traced(s, f, args, nargs, results, nresults, NULL,
+                               err, errlen);
+}
+
+/*
+ * The tracer is the store's for the duration of the call: t, or, for a
+ * call without one made while a traced call runs (a host function calling
+ * back in), the enclosing call's. The interpreter picks its dispatch loop
+ * by it, once per call.
+ */
+int vm_func_call_traced(vm_store *s, vm_func *f, const vm_val *args,
+                        uint32_t nargs, vm_val *results, uint32_t nresults,
+                        const vm_tracer *tracer, char *err, size_t errlen)
+{
+    const vm_tracer *outer_tracer;
     const vm__functype *t;
     const uint8_t *ptypes, *rtypes;
     uint32_t pslots, rslots, k;
@@ -1160,14 +1204,18 @@ int vm_func_call(vm_store *s, vm_func *f, const vm_val *args, uint32_t nargs,
 
     if (s->api_calls == 0)
         s->exn = NULL; /* the last call's uncaught exception, if any */
+    outer_tracer = s->tracer;
+    if (tracer)
+        s->tracer = tracer;
+    else if (s->api_calls == 0)
+        s->tracer = NULL;
+    s->trace_trap_fired = false;
     s->api_calls++;
     s->trap_msg[0] = '\0';
-    if (f->host)
-        rc = vm__host_call(s, f, NULL, sp);
-    else
-        rc = vm__interp_call(s, f, sp);
+    rc = vm__interp_call(s, f, sp); /* host functions too */
     s->stack_top = sp;
     s->api_calls--;
+    s->tracer = outer_tracer;
 
     if (rc) {
         /* The outermost call consumes a delivered cancel request; nested
@@ -1607,6 +1655,15 @@ int vm_instance_new(vm_store *s, const vm_module *m, const vm_extern *imports,
                     uint32_t nimports, vm_instance **out, char *err,
                     size_t errlen)
 {
+    return vm_instance_new_traced(s, m, imports, nimports, NULL, out, err,
+                                  errlen);
+}
+
+int vm_instance_new_traced(vm_store *s, const vm_module *m,
+                           const vm_extern *imports, uint32_t nimports,
+                           const vm_tracer *t, vm_instance **out, char *err,
+                           size_t errlen)
+{
     vm_instance *inst;
     size_t owned_mark;
     int rc;
@@ -1661,8 +1718,8 @@ int vm_instance_new(vm_store *s, const vm_module *m, const vm_extern *imports,
         if (m->start >= m->nfuncs_total)
             return vm__error(err, errlen, VM_ERR_INVALID,
                              "start function %u out of range", m->start);
-        rc = vm_func_call(s, inst->funcs[m->start], NULL, 0, NULL, 0, err,
-                          errlen);
+        rc = vm_func_call_traced(s, inst->funcs[m->start], NULL, 0, NULL, 0,
+                                 t, err, errlen);
         if (rc)
             return rc;
     }

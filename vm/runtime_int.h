@@ -151,7 +151,25 @@ struct vm_store {
     struct vm__exn *exn;
     struct vm__exn **exns;
     uint32_t nexns, exns_cap;
+
+    /* Tracing: the hooks of the traced call in progress (borrowed, NULL
+     * when untraced), and whether the error now leaving the interpreter
+     * has had its trap hook (so that nested runs fire it once). */
+    const vm_tracer *tracer;
+    bool trace_trap_fired;
 };
+
+/* Tracer hooks shared by interp.c and runtime.c (interp.c): a host
+ * function's call and return, and a throw. */
+void vm__trace_host_call(vm_store *s, vm_func *f, vm_instance *caller,
+                         uint32_t depth, const vm__slot *sp);
+void vm__trace_host_return(vm_store *s, vm_func *f, vm_instance *caller,
+                           uint32_t depth, const vm__slot *sp, int rc);
+void vm__trace_throw(vm_store *s, const vm_instance *inst,
+                     const struct vm__exn *e);
+/* Parameter types of a tag (runtime.c): their codes, *count of them. */
+const uint8_t *vm__tag_params(const vm_store *s, const void *tag,
+                              uint32_t *count);
 
 /*
  * Make a new exception with tag and nslots of payload copied from payload

@@ -543,6 +543,14 @@ int vm_wasi_imports(vm_wasi *w, const vm_module *m, vm_extern *imports_out,
 int vm_wasi_run_start(vm_wasi *w, const vm_module *m, int32_t *exit_code,
                       vm_instance **instance_out, char *err, size_t errlen)
 {
+    return vm_wasi_run_start_traced(w, m, exit_code, instance_out, NULL, err,
+                                    errlen);
+}
+
+int vm_wasi_run_start_traced(vm_wasi *w, const vm_module *m,
+                             int32_t *exit_code, vm_instance **instance_out,
+                             const vm_tracer *t, char *err, size_t errlen)
+{
     uint32_t n;
     vm_extern *imports, start;
     vm_instance *inst = NULL;
@@ -558,7 +566,8 @@ int vm_wasi_run_start(vm_wasi *w, const vm_module *m, int32_t *exit_code,
         return vm__error(err, errlen, VM_ERR_NOMEM, "out of memory");
     rc = vm_wasi_imports(w, m, imports, err, errlen);
     if (rc == 0)
-        rc = vm_instance_new(w->store, m, imports, n, &inst, err, errlen);
+        rc = vm_instance_new_traced(w->store, m, imports, n, t, &inst, err,
+                                    errlen);
     vm__free(imports);
     /* proc_exit may run in the module's start function already. */
     if (rc == VM_ERR_EXIT) {
@@ -574,8 +583,8 @@ int vm_wasi_run_start(vm_wasi *w, const vm_module *m, int32_t *exit_code,
         return vm__error(err, errlen, VM_ERR_NOT_FOUND,
                          "the module exports no _start function (not a "
                          "WASI command)");
-    rc = vm_func_call(w->store, start.of.func, NULL, 0, NULL, 0, err,
-                      errlen);
+    rc = vm_func_call_traced(w->store, start.of.func, NULL, 0, NULL, 0, t,
+                             err, errlen);
     if (rc == VM_ERR_EXIT) {
         *exit_code = vm_store_exit_code(w->store);
         return 0;

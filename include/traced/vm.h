@@ -290,6 +290,119 @@ vm_func *vm_instance_func(const vm_instance *inst, uint32_t funcidx);
 int vm_func_call(vm_store *s, vm_func *f, const vm_val *args, uint32_t nargs,
                  vm_val *results, uint32_t nresults, char *err, size_t errlen);
 
+/* ---- Tracing ----------------------------------------------------------- */
+
+/*
+ * A tracer: optional callbacks (NULL = not interested) and a user pointer,
+ * given per invocation to vm_func_call_traced, vm_instance_new_traced (the
+ * start function) or vm_wasi_run_start_traced. The store holds it for the
+ * duration of that call only; a host function that calls back into wasm
+ * with plain vm_func_call while it runs is traced by the same tracer.
+ * Calls made without a tracer run the untraced dispatch loop and pay
+ * nothing for tracing (docs/vm.md, "Tracing").
+ *
+ * Hooks run on the thread running the call, in execution order, and must
+ * not call into the store (no vm_func_call, no growth); everything they
+ * are passed is borrowed and valid during the callback only.
+ *
+ *   op           every executed wasm instruction, before it executes:
+ *                VM_TRACE_OPCODE(prefix, sub) (a one-byte opcode is its
+ *                byte) and its byte offset in the module. Markers (else,
+ *                end) fire when control falls into them; a branch lands
+ *                past its label's marker. Setting op switches the call to
+ *                instrumented code (several times slower).
+ *   call         a wasm frame was pushed: args readable.
+ *   ret          a wasm frame was popped: results readable; unwound when
+ *                an exception, a trap or an exit popped it (no values),
+ *                tail when a tail call replaced it (no values; the
+ *                callee's call follows at the same depth).
+ *   host_call    a host function is about to run (no frame): args.
+ *   host_return  it returned: results, or unwound when it failed.
+ *   throw_       a throw, rethrow or vm_host_call_throw raised tag.
+ *   trap         the call is ending with error code (a trap, FUEL,
+ *                CANCELLED; not EXCEPTION or EXIT), fired once where it
+ *                is raised, before the unwound returns.
+ *
+ * Every call has exactly one ret and every host_call one host_return, so
+ * consumers can always balance the tree.
+ */
+#define VM_TRACE_OPCODE(prefix, sub)                                        \
+    (((uint32_t)(prefix) << 24) | (uint32_t)(sub))
+
+/* Values in the slot encoding (8-byte slots, v128 takes two). */
+typedef struct vm_trace_vals {
+    uint32_t count;          /* values */
+    const uint8_t *types;    /* count vm_valtype codes; borrowed */
+    const uint64_t *slots;   /* their slots; borrowed */
+} vm_trace_vals;
+
+/* Value i of vals (VM_ERR_ARG when out of range). */
+int vm_trace_vals_get(const vm_trace_vals *vals, uint32_t i, vm_val *out);
+
+/* What call, ret, host_call and host_return see. */
+typedef struct vm_trace_frame {
+    vm_func *func;               /* borrowed from the store */
+    const vm_instance *instance; /* wasm: the defining instance; host: the
+                                    calling instance, NULL from the API */
+    /* wasm: index in the defining module; host: index of the import in
+     * the calling module, UINT32_MAX when unknown (API, table of another
+     * instance). */
+    uint32_t func_idx;
+    /* Wasm frames on the store's stack: for call/ret including this one
+     * (the outermost frame is 1); for host calls the frames below it. */
+    uint32_t depth;
+    bool unwound;      /* ret/host_return: popped without results */
+    bool tail;         /* ret: replaced by a tail call */
+    vm_trace_vals vals; /* call/host_call: args; ret/host_return: results */
+} vm_trace_frame;
+
+/* What throw_ sees. */
+typedef struct vm_trace_throw {
+    void *tag;                   /* identity object; borrowed */
+    const vm_instance *instance; /* the throwing instance, NULL for a host */
+    uint32_t tag_idx;            /* in that instance, or UINT32_MAX */
+    vm_trace_vals payload;
+} vm_trace_throw;
+
+typedef struct vm_tracer {
+    void *user;
+    void (*op)(void *user, uint32_t opcode, uint32_t offset);
+    void (*call)(void *user, const vm_trace_frame *f);
+    void (*ret)(void *user, const vm_trace_frame *f);
+    void (*host_call)(void *user, const vm_trace_frame *f);
+    void (*host_return)(void *user, const vm_trace_frame *f);
+    void (*throw_)(void *user, const vm_trace_throw *t);
+    void (*trap)(void *user, int code, const char *message);
+} vm_tracer;
+
+/* vm_func_call with tracer t (borrowed for the call; NULL = untraced). */
+int vm_func_call_traced(vm_store *s, vm_func *f, const vm_val *args,
+                        uint32_t nargs, vm_val *results, uint32_t nresults,
+                        const vm_tracer *t, char *err, size_t errlen);
+
+/* vm_instance_new, its start function traced by t (NULL = untraced). */
+int vm_instance_new_traced(vm_store *s, const vm_module *m,
+                           const vm_extern *imports, uint32_t nimports,
+                           const vm_tracer *t, vm_instance **out, char *err,
+                           size_t errlen);
+
+/*
+ * The counting tracer: totals of a traced run. max_depth counts wasm
+ * frames only. vm_trace_counts_init zeroes c and sets t's callbacks to
+ * count into c (op too when with_ops; without it the run keeps the fast
+ * code and ops stays 0).
+ */
+typedef struct vm_trace_counts {
+    uint64_t ops, calls, host_calls, throws, traps;
+    uint32_t max_depth;
+} vm_trace_counts;
+
+void vm_trace_counts_init(vm_tracer *t, vm_trace_counts *c, bool with_ops);
+/* "trace: ops=N calls=N host_calls=N max_depth=N throws=N traps=N",
+ * snprintf-style; returns the length it needed. */
+size_t vm_trace_counts_format(const vm_trace_counts *c, char *buf,
+                              size_t len);
+
 /* ---- Tags and exceptions (VM_FEATURE_EXCEPTIONS) ---------------------- */
 
 /*

@@ -146,6 +146,11 @@ int vm_wasi_imports(vm_wasi *w, const vm_module *m, vm_extern *imports_out,
  */
 int vm_wasi_run_start(vm_wasi *w, const vm_module *m, int32_t *exit_code,
                       vm_instance **instance_out, char *err, size_t errlen);
+/* The same, the start function and _start traced by t (vm.h, "Tracing";
+ * borrowed for the call; NULL = untraced). */
+int vm_wasi_run_start_traced(vm_wasi *w, const vm_module *m,
+                             int32_t *exit_code, vm_instance **instance_out,
+                             const vm_tracer *t, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -43,6 +43,9 @@ typedef struct spec_options {
     const spec_xfail *xfail; /* borrowed; may be NULL */
     size_t nxfail;
     const char *xfail_path; /* for messages; borrowed */
+    /* --trace: run every call and instantiation through the tracer hooks
+     * (1 calls, 2 ops too) with a tracer that checks they balance. */
+    int trace;
 } spec_options;
 
 /*

@@ -64,6 +64,8 @@ static void usage(FILE *f)
             "(default 5)\n"
             "  --no-fork             run files in this process (for a "
             "debugger)\n"
+            "  --trace calls|ops     run traced, checking that the hooks "
+            "balance\n"
             "  -h, --help            this text\n"
             "\n"
             "exit status: 0 all passed, 1 failures, 2 usage or wast2json "
@@ -415,6 +417,10 @@ int main(int argc, char **argv)
                    parse_u64(argv[i + 1], &u) == 0 && u < 100000) {
             r.opt.max_shown = (unsigned)u;
             i++;
+        } else if (strcmp(a, "--trace") == 0 && i + 1 < argc &&
+                   (strcmp(argv[i + 1], "calls") == 0 ||
+                    strcmp(argv[i + 1], "ops") == 0)) {
+            r.opt.trace = strcmp(argv[++i], "ops") == 0 ? 2 : 1;
         } else if (strcmp(a, "--no-fork") == 0) {
             r.fork_per_file = false;
         } else if (a[0] == '-') {

@@ -55,7 +55,106 @@ typedef struct script {
     note *notes;
     size_t nnotes, capnotes;
     bool *xfail_hit; /* per opt->xfail entry */
+
+    /* --trace: the checking tracer (trace_check below). */
+    vm_tracer tracer;
+    struct trace_check {
+        uint32_t depth, host_depth; /* open wasm frames, host calls */
+        bool tail;                  /* the last event was a tail ret */
+        char bad[160];              /* first inconsistency, "" if none */
+    } check;
 } script;
+
+/*
+ * --trace: every call's depth is one above the open frames, every ret
+ * closes the innermost one (a tail ret is followed by the callee's call
+ * at the same depth), host calls nest, and an invocation ends balanced.
+ * The first violation is kept and turns the invocation into a failure.
+ */
+static void check_fail(struct trace_check *k, const char *what,
+                       uint32_t got, uint32_t want)
+{
+    if (!k->bad[0])
+        snprintf(k->bad, sizeof k->bad, "tracer: %s (depth %u, expected %u)",
+                 what, got, want);
+}
+
+static void check_op(void *user, uint32_t opcode, uint32_t offset)
+{
+    (void)user;
+    (void)opcode;
+    (void)offset;
+}
+
+static void check_call(void *user, const vm_trace_frame *f)
+{
+    struct trace_check *k = user;
+
+    if (f->depth != k->depth + 1)
+        check_fail(k, "call", f->depth, k->depth + 1);
+    k->depth = f->depth;
+    k->tail = false;
+}
+
+static void check_ret(void *user, const vm_trace_frame *f)
+{
+    struct trace_check *k = user;
+
+    if (k->tail)
+        check_fail(k, "tail ret not followed by call", f->depth, k->depth);
+    if (f->depth != k->depth)
+        check_fail(k, "ret", f->depth, k->depth);
+    k->depth = f->depth - 1;
+    k->tail = f->tail;
+}
+
+static void check_host_call(void *user, const vm_trace_frame *f)
+{
+    struct trace_check *k = user;
+
+    if (f->depth != k->depth)
+        check_fail(k, "host_call", f->depth, k->depth);
+    k->host_depth++;
+}
+
+static void check_host_return(void *user, const vm_trace_frame *f)
+{
+    struct trace_check *k = user;
+
+    if (f->depth != k->depth || k->host_depth == 0)
+        check_fail(k, "host_return", f->depth, k->depth);
+    k->host_depth--;
+    k->tail = false;
+}
+
+static const vm_tracer *trace_begin(script *sc)
+{
+    if (!sc->opt->trace)
+        return NULL;
+    memset(&sc->check, 0, sizeof sc->check);
+    memset(&sc->tracer, 0, sizeof sc->tracer);
+    sc->tracer.user = &sc->check;
+    sc->tracer.op = sc->opt->trace == 2 ? check_op : NULL;
+    sc->tracer.call = check_call;
+    sc->tracer.ret = check_ret;
+    sc->tracer.host_call = check_host_call;
+    sc->tracer.host_return = check_host_return;
+    return &sc->tracer;
+}
+
+/* After a traced call: the first inconsistency, or NULL. */
+static const char *trace_end(script *sc)
+{
+    struct trace_check *k = &sc->check;
+
+    if (!sc->opt->trace)
+        return NULL;
+    if (!k->bad[0] && (k->depth || k->host_depth || k->tail))
+        snprintf(k->bad, sizeof k->bad,
+                 "tracer: unbalanced at the end (%u frames, %u host calls)",
+                 k->depth, k->host_depth);
+    return k->bad[0] ? k->bad : NULL;
+}
 
 /* Grow an array of `size`-byte items to hold one more. */
 static void *grow(void *arr, size_t *cap, size_t n, size_t size)
@@ -411,7 +510,12 @@ static int instantiate(script *sc, const vm_module *m, vm_instance **out,
     if (sc->opt->fuel)
         vm_store_set_fuel(sc->store, sc->opt->fuel);
     err[0] = '\0';
-    rc = vm_instance_new(sc->store, m, imports, n, out, err, errlen);
+    rc = vm_instance_new_traced(sc->store, m, imports, n, trace_begin(sc),
+                                out, err, errlen);
+    if (trace_end(sc)) {
+        snprintf(err, errlen, "%s", sc->check.bad);
+        rc = VM_ERR_ARG;
+    }
 out:
     free(imports);
     return rc;
@@ -519,8 +623,13 @@ static int run_action(script *sc, const json_t *action, action_result *r,
     }
     if (sc->opt->fuel)
         vm_store_set_fuel(sc->store, sc->opt->fuel);
-    r->rc = vm_func_call(sc->store, ext.of.func, args, (uint32_t)nargs,
-                         r->results, r->nresults, r->err, sizeof r->err);
+    r->rc = vm_func_call_traced(sc->store, ext.of.func, args,
+                                (uint32_t)nargs, r->results, r->nresults,
+                                trace_begin(sc), r->err, sizeof r->err);
+    if (trace_end(sc)) {
+        snprintf(r->err, sizeof r->err, "%s", sc->check.bad);
+        r->rc = VM_ERR_ARG; /* no assertion expects this one */
+    }
     free(args);
     return 0;
 }

@@ -16,14 +16,15 @@ Suite *runtime_suite(void) __attribute__((weak));
 Suite *simd_suite(void) __attribute__((weak));
 Suite *listing_suite(void) __attribute__((weak));
 Suite *eh_suite(void) __attribute__((weak));
+Suite *trace_suite(void) __attribute__((weak));
 
 int main(void)
 {
     Suite *(*suites[])(void) = {decode_suite, validate_suite, compile_suite,
                                 interp_suite, runtime_suite, listing_suite,
-                                eh_suite, simd_suite};
+                                eh_suite, simd_suite, trace_suite};
     const char *names[] = {"decode", "validate", "compile", "interp",
-                           "runtime", "listing", "eh", "simd"};
+                           "runtime", "listing", "eh", "simd", "trace"};
     SRunner *sr = NULL;
     int failed, missing = 0;
 

@@ -1,0 +1,560 @@
+/*
+ * The tracer hooks (vm.h, "Tracing"): order, counts, values and the op
+ * stream, on small modules whose numbers are counted by hand below. The
+ * modules are embedded as bytes (wat2wasm 1.0.32; --enable-tail-call /
+ * --enable-exceptions for the last two).
+ *
+ * core.wat (function indices: host 0, fib 1, loop 2, callhost 3, deep 4,
+ * trap3 5, tiny 6):
+ *
+ * (module
+ *   (import "env" "host" (func $host (param i32) (result i32)))
+ *   (func $fib (export "fib") (param $n i32) (result i32)
+ *     (if (result i32) (i32.lt_u (local.get $n) (i32.const 2))
+ *       (then (local.get $n))
+ *       (else (i32.add (call $fib (i32.sub (local.get $n) (i32.const 1)))
+ *                      (call $fib (i32.sub (local.get $n) (i32.const 2)))))))
+ *   (func (export "loop") (param $k i32) (result i32)
+ *     (local $i i32)
+ *     (block $out
+ *       (loop $top
+ *         (br_if $out (i32.ge_u (local.get $i) (local.get $k)))
+ *         (local.set $i (i32.add (local.get $i) (i32.const 1)))
+ *         (br $top)))
+ *     (local.get $i))
+ *   (func (export "callhost") (param i32) (result i32)
+ *     (i32.add (call $host (local.get 0)) (i32.const 1)))
+ *   (func $deep (param i32) (result i32)
+ *     (if (result i32) (i32.eqz (local.get 0))
+ *       (then (unreachable))
+ *       (else (call $deep (i32.sub (local.get 0) (i32.const 1))))))
+ *   (func (export "trap3") (result i32) (call $deep (i32.const 2)))
+ *   (func (export "tiny") (param i32) (result i32)
+ *     (i32.add (local.get 0) (i32.const 7))))
+ *
+ * tail.wat:
+ *
+ * (module
+ *   (func $count (export "count") (param i32) (result i32)
+ *     (if (result i32) (i32.eqz (local.get 0))
+ *       (then (i32.const 42))
+ *       (else (return_call $count (i32.sub (local.get 0) (i32.const 1)))))))
+ *
+ * eh.wat (thrower 0, mid 1, catch 2, uncaught 3):
+ *
+ * (module
+ *   (tag $e (param i32))
+ *   (func $thrower (param i32) (throw $e (local.get 0)))
+ *   (func $mid (param i32) (call $thrower (local.get 0)))
+ *   (func (export "catch") (param i32) (result i32)
+ *     (try (result i32)
+ *       (do (call $mid (local.get 0)) (i32.const 0))
+ *       (catch $e)))
+ *   (func (export "uncaught") (param i32) (call $mid (local.get 0))))
+ */
+#include <check.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "traced/vm.h"
+
+static const uint8_t core_wasm[] = {
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x0a, 0x02, 0x60,
+  0x01, 0x7f, 0x01, 0x7f, 0x60, 0x00, 0x01, 0x7f, 0x02, 0x0c, 0x01, 0x03,
+  0x65, 0x6e, 0x76, 0x04, 0x68, 0x6f, 0x73, 0x74, 0x00, 0x00, 0x03, 0x07,
+  0x06, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x07, 0x28, 0x05, 0x03, 0x66,
+  0x69, 0x62, 0x00, 0x01, 0x04, 0x6c, 0x6f, 0x6f, 0x70, 0x00, 0x02, 0x08,
+  0x63, 0x61, 0x6c, 0x6c, 0x68, 0x6f, 0x73, 0x74, 0x00, 0x03, 0x05, 0x74,
+  0x72, 0x61, 0x70, 0x33, 0x00, 0x05, 0x04, 0x74, 0x69, 0x6e, 0x79, 0x00,
+  0x06, 0x0a, 0x66, 0x06, 0x1c, 0x00, 0x20, 0x00, 0x41, 0x02, 0x49, 0x04,
+  0x7f, 0x20, 0x00, 0x05, 0x20, 0x00, 0x41, 0x01, 0x6b, 0x10, 0x01, 0x20,
+  0x00, 0x41, 0x02, 0x6b, 0x10, 0x01, 0x6a, 0x0b, 0x0b, 0x1c, 0x01, 0x01,
+  0x7f, 0x02, 0x40, 0x03, 0x40, 0x20, 0x01, 0x20, 0x00, 0x4f, 0x0d, 0x01,
+  0x20, 0x01, 0x41, 0x01, 0x6a, 0x21, 0x01, 0x0c, 0x00, 0x0b, 0x0b, 0x20,
+  0x01, 0x0b, 0x09, 0x00, 0x20, 0x00, 0x10, 0x00, 0x41, 0x01, 0x6a, 0x0b,
+  0x11, 0x00, 0x20, 0x00, 0x45, 0x04, 0x7f, 0x00, 0x05, 0x20, 0x00, 0x41,
+  0x01, 0x6b, 0x10, 0x04, 0x0b, 0x0b, 0x06, 0x00, 0x41, 0x02, 0x10, 0x04,
+  0x0b, 0x07, 0x00, 0x20, 0x00, 0x41, 0x07, 0x6a, 0x0b
+};
+
+static const uint8_t tail_wasm[] = {
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x06, 0x01, 0x60,
+  0x01, 0x7f, 0x01, 0x7f, 0x03, 0x02, 0x01, 0x00, 0x07, 0x09, 0x01, 0x05,
+  0x63, 0x6f, 0x75, 0x6e, 0x74, 0x00, 0x00, 0x0a, 0x14, 0x01, 0x12, 0x00,
+  0x20, 0x00, 0x45, 0x04, 0x7f, 0x41, 0x2a, 0x05, 0x20, 0x00, 0x41, 0x01,
+  0x6b, 0x12, 0x00, 0x0b, 0x0b
+};
+
+static const uint8_t eh_wasm[] = {
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x0a, 0x02, 0x60,
+  0x01, 0x7f, 0x00, 0x60, 0x01, 0x7f, 0x01, 0x7f, 0x03, 0x05, 0x04, 0x00,
+  0x00, 0x01, 0x00, 0x0d, 0x03, 0x01, 0x00, 0x00, 0x07, 0x14, 0x02, 0x05,
+  0x63, 0x61, 0x74, 0x63, 0x68, 0x00, 0x02, 0x08, 0x75, 0x6e, 0x63, 0x61,
+  0x75, 0x67, 0x68, 0x74, 0x00, 0x03, 0x0a, 0x24, 0x04, 0x06, 0x00, 0x20,
+  0x00, 0x08, 0x00, 0x0b, 0x06, 0x00, 0x20, 0x00, 0x10, 0x00, 0x0b, 0x0d,
+  0x00, 0x06, 0x7f, 0x20, 0x00, 0x10, 0x01, 0x41, 0x00, 0x07, 0x00, 0x0b,
+  0x0b, 0x06, 0x00, 0x20, 0x00, 0x10, 0x01, 0x0b
+};
+
+/* ---- A tracer that writes every event into a log ---------------------- */
+
+typedef struct tlog {
+    char buf[8192];
+    size_t len;
+    uint32_t ops[64][2]; /* first ops: opcode, offset */
+    size_t nops;
+} tlog;
+
+static void __attribute__((format(printf, 2, 3)))
+tlog_add(tlog *l, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(l->buf + l->len, sizeof l->buf - l->len, fmt, ap);
+    va_end(ap);
+    if (n > 0 && (size_t)n < sizeof l->buf - l->len)
+        l->len += (size_t)n;
+}
+
+static void tlog_vals(tlog *l, const vm_trace_vals *v)
+{
+    for (uint32_t i = 0; i < v->count; i++) {
+        vm_val x;
+        ck_assert_int_eq(vm_trace_vals_get(v, i, &x), 0);
+        ck_assert_int_eq(x.type, VM_I32);
+        tlog_add(l, "%s%d", i ? "," : "", x.of.i32);
+    }
+}
+
+static void log_op(void *user, uint32_t opcode, uint32_t offset)
+{
+    tlog *l = user;
+
+    if (l->nops < 64) {
+        l->ops[l->nops][0] = opcode;
+        l->ops[l->nops][1] = offset;
+    }
+    l->nops++;
+}
+
+static void log_call(void *user, const vm_trace_frame *f)
+{
+    tlog *l = user;
+
+    tlog_add(l, "call %u d%u (", f->func_idx, f->depth);
+    tlog_vals(l, &f->vals);
+    tlog_add(l, "); ");
+}
+
+static void log_ret(void *user, const vm_trace_frame *f)
+{
+    tlog *l = user;
+
+    tlog_add(l, "ret %u d%u", f->func_idx, f->depth);
+    if (f->unwound)
+        tlog_add(l, " unwound");
+    if (f->tail)
+        tlog_add(l, " tail");
+    if (f->vals.count) {
+        tlog_add(l, " = ");
+        tlog_vals(l, &f->vals);
+    }
+    tlog_add(l, "; ");
+}
+
+static void log_host_call(void *user, const vm_trace_frame *f)
+{
+    tlog *l = user;
+
+    tlog_add(l, "host %u d%u (", f->func_idx, f->depth);
+    tlog_vals(l, &f->vals);
+    tlog_add(l, "); ");
+}
+
+static void log_host_return(void *user, const vm_trace_frame *f)
+{
+    tlog *l = user;
+
+    tlog_add(l, "host_ret %u d%u%s", f->func_idx, f->depth,
+             f->unwound ? " unwound" : "");
+    if (f->vals.count) {
+        tlog_add(l, " = ");
+        tlog_vals(l, &f->vals);
+    }
+    tlog_add(l, "; ");
+}
+
+static void log_throw(void *user, const vm_trace_throw *t)
+{
+    tlog *l = user;
+
+    tlog_add(l, "throw %u (", t->tag_idx);
+    tlog_vals(l, &t->payload);
+    tlog_add(l, "); ");
+}
+
+static void log_trap(void *user, int code, const char *message)
+{
+    tlog *l = user;
+
+    ck_assert_ptr_nonnull(message);
+    tlog_add(l, "trap %s; ", vm_err_name(code));
+}
+
+static void tlog_init(tlog *l, vm_tracer *t, bool ops)
+{
+    memset(l, 0, sizeof *l);
+    memset(t, 0, sizeof *t);
+    t->user = l;
+    t->op = ops ? log_op : NULL;
+    t->call = log_call;
+    t->ret = log_ret;
+    t->host_call = log_host_call;
+    t->host_return = log_host_return;
+    t->throw_ = log_throw;
+    t->trap = log_trap;
+}
+
+/* ---- Fixture ------------------------------------------------------------ */
+
+typedef struct fixture {
+    vm_module *m;
+    vm_store *s;
+    vm_instance *inst;
+} fixture;
+
+static int host_double(vm_host_call *c, const vm_val *args, vm_val *results)
+{
+    (void)c;
+    results[0].type = VM_I32;
+    results[0].of.i32 = args[0].of.i32 * 2;
+    return 0;
+}
+
+static void fx_open(fixture *fx, const uint8_t *bytes, size_t len,
+                    uint32_t features, const vm_store_limits *limits)
+{
+    vm_load_options lo = {.features = features};
+    static const vm_valtype i32[] = {VM_I32};
+    vm_extern imp[1];
+    uint32_t nimp = 0;
+    char err[256] = "";
+
+    ck_assert_msg(vm_module_new(bytes, len, &lo, &fx->m, err, sizeof err) == 0,
+                  "load: %s", err);
+    ck_assert_int_eq(vm_store_new(limits, &fx->s), 0);
+    if (vm_module_import_count(fx->m) == 1) {
+        imp[0].kind = VM_EXTERN_FUNC;
+        ck_assert_int_eq(vm_func_new_host(fx->s, i32, 1, i32, 1, host_double,
+                                          NULL, "host", &imp[0].of.func),
+                         0);
+        nimp = 1;
+    }
+    ck_assert_msg(vm_instance_new(fx->s, fx->m, imp, nimp, &fx->inst, err,
+                                  sizeof err) == 0,
+                  "instantiate: %s", err);
+}
+
+static void fx_close(fixture *fx)
+{
+    vm_store_free(fx->s);
+    vm_module_free(fx->m);
+}
+
+/* Call export name with up to one i32 argument, traced by t. */
+static int fx_call(fixture *fx, const char *name, const int32_t *arg,
+                   int32_t *result, const vm_tracer *t)
+{
+    vm_extern ex;
+    vm_functype_view ft;
+    vm_val a = {.type = VM_I32}, r = {0};
+    char err[256];
+    int rc;
+
+    ck_assert_int_eq(vm_instance_export(fx->inst, name, &ex), 0);
+    ck_assert_int_eq(vm_func_type(ex.of.func, &ft), 0);
+    if (arg)
+        a.of.i32 = *arg;
+    rc = vm_func_call_traced(fx->s, ex.of.func, &a, ft.nparams, &r,
+                             ft.nresults, t, err, sizeof err);
+    if (rc == 0 && result)
+        *result = r.of.i32;
+    return rc;
+}
+
+/* ---- Calls, returns, values -------------------------------------------- */
+
+START_TEST(test_fib_events)
+{
+    fixture fx;
+    vm_tracer t;
+    tlog l;
+    int32_t n = 2, r = -1;
+
+    fx_open(&fx, core_wasm, sizeof core_wasm, 0, NULL);
+    tlog_init(&l, &t, false);
+    ck_assert_int_eq(fx_call(&fx, "fib", &n, &r, &t), 0);
+    ck_assert_int_eq(r, 1);
+    ck_assert_str_eq(l.buf, "call 1 d1 (2); call 1 d2 (1); ret 1 d2 = 1; "
+                            "call 1 d2 (0); ret 1 d2 = 0; ret 1 d1 = 1; ");
+    fx_close(&fx);
+}
+END_TEST
+
+/* fib(5): C(n) = 1 + C(n-1) + C(n-2), C(0) = C(1) = 1, so 15 calls, 5
+ * deep. Ops: a leaf (n < 2) runs local.get, i32.const, i32.lt_u, if,
+ * local.get, else, end = 7; an inner call local.get, i32.const, i32.lt_u,
+ * if, 2 x (local.get, i32.const, i32.sub, call), i32.add, end, end = 15.
+ * 8 leaves and 7 inner calls: 8 * 7 + 7 * 15 = 161. */
+START_TEST(test_fib_counts)
+{
+    fixture fx;
+    vm_tracer t;
+    vm_trace_counts c;
+    int32_t n = 5, r = -1;
+    char line[160];
+
+    fx_open(&fx, core_wasm, sizeof core_wasm, 0, NULL);
+    vm_trace_counts_init(&t, &c, true);
+    ck_assert_int_eq(fx_call(&fx, "fib", &n, &r, &t), 0);
+    ck_assert_int_eq(r, 5);
+    ck_assert_uint_eq(c.calls, 15);
+    ck_assert_uint_eq(c.max_depth, 5);
+    ck_assert_uint_eq(c.ops, 161);
+    ck_assert_uint_eq(c.host_calls + c.throws + c.traps, 0);
+    vm_trace_counts_format(&c, line, sizeof line);
+    ck_assert_str_eq(line, "trace: ops=161 calls=15 host_calls=0 "
+                           "max_depth=5 throws=0 traps=0");
+    /* Without op the run keeps the fast code and counts no ops. */
+    vm_trace_counts_init(&t, &c, false);
+    ck_assert_int_eq(fx_call(&fx, "fib", &n, &r, &t), 0);
+    ck_assert_uint_eq(c.calls, 15);
+    ck_assert_uint_eq(c.ops, 0);
+    fx_close(&fx);
+}
+END_TEST
+
+/* loop(K): block, loop (2); K iterations of local.get, local.get,
+ * i32.ge_u, br_if, local.get, i32.const, i32.add, local.set, br (9);
+ * the exit: local.get, local.get, i32.ge_u, br_if (4), which lands past
+ * the block's end; local.get, end (2). 9K + 8. */
+START_TEST(test_loop_ops)
+{
+    fixture fx;
+    vm_tracer t;
+    vm_trace_counts c;
+    int32_t k, r;
+
+    fx_open(&fx, core_wasm, sizeof core_wasm, 0, NULL);
+    for (k = 0; k <= 1000; k += 250) {
+        vm_trace_counts_init(&t, &c, true);
+        ck_assert_int_eq(fx_call(&fx, "loop", &k, &r, &t), 0);
+        ck_assert_int_eq(r, k);
+        ck_assert_uint_eq(c.ops, 9u * (uint32_t)k + 8u);
+        ck_assert_uint_eq(c.calls, 1);
+        ck_assert_uint_eq(c.max_depth, 1);
+    }
+    fx_close(&fx);
+}
+END_TEST
+
+/* tiny: local.get 0 @0xb7, i32.const 7 @0xb9, i32.add @0xbb, end @0xbc
+ * (wasm-objdump -d). */
+START_TEST(test_ops_sequence)
+{
+    static const uint32_t want[][2] = {
+        {0x20, 0xb7}, {0x41, 0xb9}, {0x6a, 0xbb}, {0x0b, 0xbc}};
+    fixture fx;
+    vm_tracer t;
+    tlog l;
+    int32_t n = 5, r = 0;
+
+    fx_open(&fx, core_wasm, sizeof core_wasm, 0, NULL);
+    tlog_init(&l, &t, true);
+    ck_assert_int_eq(fx_call(&fx, "tiny", &n, &r, &t), 0);
+    ck_assert_int_eq(r, 12);
+    ck_assert_uint_eq(l.nops, 4);
+    for (size_t i = 0; i < 4; i++) {
+        ck_assert_uint_eq(l.ops[i][0], want[i][0]);
+        ck_assert_uint_eq(l.ops[i][1], want[i][1]);
+    }
+    ck_assert_str_eq(l.buf, "call 6 d1 (5); ret 6 d1 = 12; ");
+    fx_close(&fx);
+}
+END_TEST
+
+START_TEST(test_host_call)
+{
+    fixture fx;
+    vm_tracer t;
+    tlog l;
+    vm_trace_counts c;
+    int32_t n = 5, r = 0;
+
+    fx_open(&fx, core_wasm, sizeof core_wasm, 0, NULL);
+    tlog_init(&l, &t, false);
+    ck_assert_int_eq(fx_call(&fx, "callhost", &n, &r, &t), 0);
+    ck_assert_int_eq(r, 11);
+    ck_assert_str_eq(l.buf, "call 3 d1 (5); host 0 d1 (5); "
+                            "host_ret 0 d1 = 10; ret 3 d1 = 11; ");
+    vm_trace_counts_init(&t, &c, false);
+    ck_assert_int_eq(fx_call(&fx, "callhost", &n, &r, &t), 0);
+    ck_assert_uint_eq(c.host_calls, 1);
+    ck_assert_uint_eq(c.calls, 1);
+    fx_close(&fx);
+}
+END_TEST
+
+/* A trap fires once, then an unwound ret for every frame it pops. */
+START_TEST(test_trap_unwinds)
+{
+    fixture fx;
+    vm_tracer t;
+    tlog l;
+    vm_trace_counts c;
+
+    fx_open(&fx, core_wasm, sizeof core_wasm, 0, NULL);
+    tlog_init(&l, &t, false);
+    ck_assert_int_eq(fx_call(&fx, "trap3", NULL, NULL, &t),
+                     VM_ERR_TRAP_UNREACHABLE);
+    ck_assert_str_eq(l.buf,
+                     "call 5 d1 (); call 4 d2 (2); call 4 d3 (1); "
+                     "call 4 d4 (0); trap TRAP_UNREACHABLE; "
+                     "ret 4 d4 unwound; ret 4 d3 unwound; "
+                     "ret 4 d2 unwound; ret 5 d1 unwound; ");
+    vm_trace_counts_init(&t, &c, true);
+    ck_assert_int_eq(fx_call(&fx, "trap3", NULL, NULL, &t),
+                     VM_ERR_TRAP_UNREACHABLE);
+    ck_assert_uint_eq(c.traps, 1);
+    ck_assert_uint_eq(c.calls, 4);
+    ck_assert_uint_eq(c.max_depth, 4);
+    fx_close(&fx);
+}
+END_TEST
+
+/* A call without a tracer is untraced: nothing reaches the log. */
+START_TEST(test_untraced_silent)
+{
+    fixture fx;
+    vm_tracer t;
+    tlog l;
+    int32_t n = 3, r = 0;
+
+    fx_open(&fx, core_wasm, sizeof core_wasm, 0, NULL);
+    tlog_init(&l, &t, true);
+    ck_assert_int_eq(fx_call(&fx, "fib", &n, &r, NULL), 0);
+    ck_assert_int_eq(r, 2);
+    ck_assert_uint_eq(l.len, 0);
+    ck_assert_uint_eq(l.nops, 0);
+    fx_close(&fx);
+}
+END_TEST
+
+/* ---- Tail calls ---------------------------------------------------------- */
+
+START_TEST(test_tail_order)
+{
+    fixture fx;
+    vm_tracer t;
+    tlog l;
+    int32_t n = 2, r = 0;
+
+    fx_open(&fx, tail_wasm, sizeof tail_wasm, VM_FEATURE_TAIL_CALL, NULL);
+    tlog_init(&l, &t, false);
+    ck_assert_int_eq(fx_call(&fx, "count", &n, &r, &t), 0);
+    ck_assert_int_eq(r, 42);
+    ck_assert_str_eq(l.buf, "call 0 d1 (2); ret 0 d1 tail; call 0 d1 (1); "
+                            "ret 0 d1 tail; call 0 d1 (0); ret 0 d1 = 42; ");
+    fx_close(&fx);
+}
+END_TEST
+
+/* A million tail calls in a store limited to 10 frames: constant depth. */
+START_TEST(test_tail_constant_depth)
+{
+    vm_store_limits lim = {.max_call_depth = 10};
+    fixture fx;
+    vm_tracer t;
+    vm_trace_counts c;
+    int32_t n = 1000000, r = 0;
+
+    fx_open(&fx, tail_wasm, sizeof tail_wasm, VM_FEATURE_TAIL_CALL, &lim);
+    vm_trace_counts_init(&t, &c, false);
+    ck_assert_int_eq(fx_call(&fx, "count", &n, &r, &t), 0);
+    ck_assert_int_eq(r, 42);
+    ck_assert_uint_eq(c.calls, 1000001);
+    ck_assert_uint_eq(c.max_depth, 1);
+    fx_close(&fx);
+}
+END_TEST
+
+/* ---- Exceptions --------------------------------------------------------- */
+
+START_TEST(test_throw_catch)
+{
+    fixture fx;
+    vm_tracer t;
+    tlog l;
+    vm_trace_counts c;
+    int32_t n = 7, r = 0;
+
+    fx_open(&fx, eh_wasm, sizeof eh_wasm, VM_FEATURE_EXCEPTIONS, NULL);
+    tlog_init(&l, &t, false);
+    ck_assert_int_eq(fx_call(&fx, "catch", &n, &r, &t), 0);
+    ck_assert_int_eq(r, 7);
+    ck_assert_str_eq(l.buf, "call 2 d1 (7); call 1 d2 (7); call 0 d3 (7); "
+                            "throw 0 (7); ret 0 d3 unwound; "
+                            "ret 1 d2 unwound; ret 2 d1 = 7; ");
+    vm_trace_counts_init(&t, &c, true);
+    ck_assert_int_eq(fx_call(&fx, "catch", &n, &r, &t), 0);
+    ck_assert_uint_eq(c.throws, 1);
+    ck_assert_uint_eq(c.traps, 0);
+    ck_assert_uint_eq(c.calls, 3);
+    ck_assert_uint_eq(c.max_depth, 3);
+    fx_close(&fx);
+}
+END_TEST
+
+/* An exception nobody catches unwinds every frame; it is not a trap. */
+START_TEST(test_throw_uncaught)
+{
+    fixture fx;
+    vm_tracer t;
+    tlog l;
+    int32_t n = 9;
+
+    fx_open(&fx, eh_wasm, sizeof eh_wasm, VM_FEATURE_EXCEPTIONS, NULL);
+    tlog_init(&l, &t, false);
+    ck_assert_int_eq(fx_call(&fx, "uncaught", &n, NULL, &t),
+                     VM_ERR_EXCEPTION);
+    ck_assert_str_eq(l.buf, "call 3 d1 (9); call 1 d2 (9); call 0 d3 (9); "
+                            "throw 0 (9); ret 0 d3 unwound; "
+                            "ret 1 d2 unwound; ret 3 d1 unwound; ");
+    fx_close(&fx);
+}
+END_TEST
+
+Suite *trace_suite(void); /* main.c declares it weak */
+
+Suite *trace_suite(void)
+{
+    Suite *s = suite_create("trace");
+    TCase *tc = tcase_create("hooks");
+
+    tcase_add_test(tc, test_fib_events);
+    tcase_add_test(tc, test_fib_counts);
+    tcase_add_test(tc, test_loop_ops);
+    tcase_add_test(tc, test_ops_sequence);
+    tcase_add_test(tc, test_host_call);
+    tcase_add_test(tc, test_trap_unwinds);
+    tcase_add_test(tc, test_untraced_silent);
+    tcase_add_test(tc, test_tail_order);
+    tcase_add_test(tc, test_tail_constant_depth);
+    tcase_add_test(tc, test_throw_catch);
+    tcase_add_test(tc, test_throw_uncaught);
+    suite_add_tcase(s, tc);
+    return s;
+}
