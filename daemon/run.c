@@ -57,11 +57,19 @@ static void stamp(dmn_tracer *t, proto_event *ev, bool rare)
  * ring (daemon stopping) makes it fail; then the tracer goes quiet. */
 static void emit_at(dmn_tracer *t, proto_event *ev, bool rare)
 {
+    bool flush;
+
     if (t->closed || !proto_level_includes(t->level, ev->type))
         return;
-    stamp(t, ev, rare);
+    /* The loop's flush tick asks for the events held back by batching: a
+     * fresh clock reading, then publish, so that a slow trickle of events
+     * reaches subscribers within a tick (docs/daemon.md, "Latency"). */
+    flush = proto_ring_take_flush_request(t->ring);
+    stamp(t, ev, rare || flush);
     if (proto_ring_push(t->ring, ev) == PROTO_ERR_CLOSED)
         t->closed = true;
+    else if (flush)
+        proto_ring_flush(t->ring);
 }
 
 /* The frequent events: call, return, host return, op, throw. */

@@ -516,6 +516,9 @@ void dmn_runs_tick(dmn_server *srv)
     for (dmn_run *r = srv->runs; r; r = r->next) {
         if (r->state != DMN_RUNNING)
             continue;
+        /* Events batched on the run thread: ask for them (run.c). */
+        if (r->ring)
+            proto_ring_request_flush(r->ring);
         drain(r);
         seal(r);
     }

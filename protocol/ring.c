@@ -95,6 +95,9 @@ struct proto_ring {
     alignas(CACHE_LINE) atomic_int idle;       /* consumer saw it empty */
     atomic_int closed;
     atomic_int done;
+    /* Set by the consumer's timer, cleared by the producer: its line is
+     * written once per tick, so the producer's per-push load hits cache. */
+    alignas(CACHE_LINE) atomic_int flush_req;
 };
 
 static inline size_t rec_size(size_t payload)
@@ -147,6 +150,7 @@ int proto_ring_new(const proto_ring_opts *opts, proto_ring **out)
     atomic_init(&r->idle, 0);
     atomic_init(&r->closed, 0);
     atomic_init(&r->done, 0);
+    atomic_init(&r->flush_req, 0);
     *out = r;
     return 0;
 }
@@ -275,7 +279,8 @@ HOT int put_event(proto_ring *r, const proto_event *ev, bool wait)
     hdr = (uint32_t)len;
     memcpy(slot, &hdr, sizeof hdr);
     r->p_head += rec_size(len);
-    if (++r->p_unpublished >= r->publish_every)
+    if (++r->p_unpublished >= r->publish_every ||
+        proto_ring_take_flush_request(r))
         publish(r, false);
     return 0;
 }
@@ -374,6 +379,19 @@ int proto_ring_push(proto_ring *r, proto_event *ev)
         rec_size(proto__encoded_bound(ev)) > r->max_record)
         return push_split_output(r, ev);
     return push_one(r, ev);
+}
+
+void proto_ring_request_flush(proto_ring *r)
+{
+    atomic_store_explicit(&r->flush_req, 1, memory_order_relaxed);
+}
+
+bool proto_ring_take_flush_request(proto_ring *r)
+{
+    if (!atomic_load_explicit(&r->flush_req, memory_order_relaxed))
+        return false;
+    atomic_store_explicit(&r->flush_req, 0, memory_order_relaxed);
+    return true;
 }
 
 int proto_ring_flush(proto_ring *r)

@@ -57,7 +57,11 @@ typedef struct proto_ring_stats {
  * head index) every publish_every records, when it finds the ring full,
  * and on flush/finish; a record pushed and not yet published is invisible.
  * The producer therefore flushes whenever it may stop pushing for a while:
- * before a host call that may block, and at the end of a run.
+ * before a host call that may block, and at the end of a run. A consumer
+ * that wants bounded latency at low event rates (fewer than publish_every
+ * records per tick) calls proto_ring_request_flush on a timer; the
+ * producer takes the request at its next push (one relaxed load per push)
+ * and publishes.
  *
  * Full ring, lossless mode (default). push waits for room: it spins
  * briefly re-reading the consumer's index, then yields (sched_yield), then
@@ -104,6 +108,13 @@ int proto_ring_flush(proto_ring *r);
  * event (waiting for room), publish, and let the consumer see
  * PROTO_ERR_END after the last record. */
 int proto_ring_finish(proto_ring *r);
+
+/* Consumer (or any thread): ask the producer to publish at its next push.
+ * The producer asks proto_ring_take_flush_request (a relaxed load; true
+ * once per request) when it wants to act on the request itself, e.g. to
+ * refresh a timestamp before pushing; otherwise push takes it. */
+void proto_ring_request_flush(proto_ring *r);
+bool proto_ring_take_flush_request(proto_ring *r);
 
 /* Either side: stop. A waiting or later push returns PROTO_ERR_CLOSED;
  * the consumer can still read what was published. */
