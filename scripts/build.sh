@@ -3,7 +3,7 @@
 #
 #   scripts/build.sh [release|asan|switch|fuzz|tsan]   (default: release)
 #
-#   release  optimised, computed-goto dispatch
+#   release  optimised, computed-goto dispatch; and the browser client
 #   asan     AddressSanitizer + UBSan, Debug at -O1
 #   switch   the portable switch dispatch (same handlers, other build)
 #   fuzz     libFuzzer targets with sanitizers (needs clang)
@@ -32,3 +32,16 @@ esac
 build="$repo/build/$flavour"
 cmake -S "$repo" -B "$build" -DTRACED_WERROR=ON "${args[@]}" >/dev/null
 cmake --build "$build" -j "$jobs" "${targets[@]}"
+
+# The release flavour also builds the browser client (client/web -> dist/,
+# which traced serves by default from the source tree; docs/client.md).
+if [[ "$flavour" == release ]]; then
+    if command -v npm >/dev/null; then
+        web="$repo/client/web"
+        [[ -d "$web/node_modules" ]] || (cd "$web" && npm ci --no-audit --no-fund --loglevel=error)
+        (cd "$web" && npm run --silent build >/dev/null)
+        echo "client: $web/dist"
+    else
+        echo "npm not found: the browser client (client/web) was not built" >&2
+    fi
+fi

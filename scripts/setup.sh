@@ -19,6 +19,7 @@ packages=(
     wabt                                  # wat2wasm, wast2json
     wasi-libc libclang-rt-14-dev-wasm32   # C -> wasm32-wasi test programs
     valgrind hyperfine                    # memory checks, benchmarks
+    chromium                              # the browser client's test (tests/web)
 )
 
 missing=()
@@ -28,7 +29,27 @@ for p in "${packages[@]}"; do
     fi
 done
 
+# npm packages, pinned by each directory's package-lock.json: the browser
+# client's build (client/web) and the browser test's driver (tests/web).
+# `npm ci` again only when the lock file changed since the last install.
+npm_install() {
+    local dir=$1
+    [[ -f "$dir/package-lock.json" ]] || return 0
+    if ! command -v npm >/dev/null; then
+        echo "setup: npm not found: $dir's packages are not installed" >&2
+        return 0
+    fi
+    if [[ ! -f "$dir/node_modules/.package-lock.json" ||
+          "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]]; then
+        echo "setup: npm ci in ${dir#"$repo"/}"
+        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || return 1
+    fi
+}
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
 if [[ ${#missing[@]} -eq 0 ]]; then
+    npm_install "$repo/client/web"
+    npm_install "$repo/tests/web"
     [[ $quiet -eq 1 ]] || echo "setup: all ${#packages[@]} packages are installed"
     exit 0
 fi
@@ -46,3 +67,5 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -q </dev/null
 "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+npm_install "$repo/client/web"
+npm_install "$repo/tests/web"
