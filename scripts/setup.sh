@@ -31,7 +31,7 @@ done
 
 # npm packages, pinned by each directory's package-lock.json: the browser
 # client's build (client/web) and the browser test's driver (tests/web).
-# `npm ci` again only when the lock file changed since the last install.
+# Installed again only when the lock file changed since the last install.
 npm_install() {
     local dir=$1
     [[ -f "$dir/package-lock.json" ]] || return 0
@@ -41,8 +41,13 @@ npm_install() {
     fi
     if [[ ! -f "$dir/node_modules/.package-lock.json" ||
           "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]]; then
-        echo "setup: npm ci in ${dir#"$repo"/}"
-        (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) || return 1
+        echo "setup: npm install in ${dir#"$repo"/}"
+        # `npm install`, not `npm ci`: with the lock present it installs
+        # exactly the locked versions and leaves the lock as it is, but
+        # npm 11 here writes locks whose entries for other platforms'
+        # optional packages (rollup's native binaries) are empty, and
+        # `npm ci` rejects such a lock as out of sync.
+        (cd "$dir" && npm install --no-audit --no-fund --loglevel=error) || return 1
     fi
 }
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -53,7 +53,7 @@ command -v node >/dev/null || { echo "node not found"; exit 1; }
 dist=$repo/client/web/dist
 if [[ ! -f "$dist/index.html" ]]; then
     echo "building the client (client/web)"
-    (cd "$repo/client/web" && { [[ -d node_modules ]] || npm ci --no-audit --no-fund; } &&
+    (cd "$repo/client/web" && { [[ -d node_modules ]] || npm install --no-audit --no-fund; } &&
         npm run build) >"$tmp/client-build.log" 2>&1 ||
         { cat "$tmp/client-build.log"; echo "FAIL client build"; exit 1; }
 fi
