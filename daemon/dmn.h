@@ -96,6 +96,17 @@ typedef struct dmn_tracer {
 
 void dmn_tracer_init(dmn_tracer *t, proto_ring *ring, proto_level level);
 void dmn_tracer_run_start(dmn_tracer *t, const proto_run_start *rs);
+/*
+ * Fill run_start's two lists: argv (prog, then the nargs args) and the
+ * module's function imports in order (host_call events name them by that
+ * index). The strings stay borrowed from the caller and the module; the
+ * arrays are allocated. Returns 0, or -1 when out of memory (nothing left
+ * allocated). Free with dmn_run_start_lists_free.
+ */
+int dmn_run_start_lists(proto_run_start *rs, const char *prog,
+                        char *const *args, uint32_t nargs,
+                        const vm_module *m);
+void dmn_run_start_lists_free(proto_run_start *rs);
 void dmn_tracer_call(dmn_tracer *t, uint32_t func, uint32_t depth,
                      const proto_val *args, uint32_t nargs);
 void dmn_tracer_return(dmn_tracer *t, uint32_t func, uint32_t depth,

@@ -95,6 +95,52 @@ void dmn_tracer_run_start(dmn_tracer *t, const proto_run_start *rs)
     proto_ring_flush(t->ring);
 }
 
+int dmn_run_start_lists(proto_run_start *rs, const char *prog,
+                        char *const *args, uint32_t nargs,
+                        const vm_module *m)
+{
+    uint32_t nimports = vm_module_import_count(m), nf = 0;
+    proto_str *argv = calloc((size_t)nargs + 1, sizeof *argv);
+    proto_import *imports = calloc((size_t)nimports + 1, sizeof *imports);
+
+    if (!argv || !imports) {
+        free(argv);
+        free(imports);
+        return -1;
+    }
+    argv[0].ptr = prog;
+    argv[0].len = (uint32_t)strlen(prog);
+    for (uint32_t i = 0; i < nargs; i++) {
+        argv[i + 1].ptr = args[i];
+        argv[i + 1].len = (uint32_t)strlen(args[i]);
+    }
+    for (uint32_t i = 0; i < nimports; i++) {
+        vm_extern_desc d;
+
+        if (vm_module_import(m, i, &d) || d.kind != VM_EXTERN_FUNC)
+            continue;
+        imports[nf].module.ptr = d.module;
+        imports[nf].module.len = (uint32_t)strlen(d.module);
+        imports[nf].name.ptr = d.name;
+        imports[nf].name.len = (uint32_t)strlen(d.name);
+        nf++;
+    }
+    rs->argv = argv;
+    rs->argc = nargs + 1;
+    rs->imports = imports;
+    rs->nimports = nf;
+    return 0;
+}
+
+void dmn_run_start_lists_free(proto_run_start *rs)
+{
+    free((void *)rs->argv);
+    free((void *)rs->imports);
+    rs->argv = NULL;
+    rs->imports = NULL;
+    rs->argc = rs->nimports = 0;
+}
+
 void dmn_tracer_call(dmn_tracer *t, uint32_t func, uint32_t depth,
                      const proto_val *args, uint32_t nargs)
 {
@@ -438,9 +484,7 @@ void dmn_run_thread(void *arg)
 {
     dmn_run *r = arg;
     proto_run_start rs;
-    proto_str *argv;
-    proto_import *imports;
-    uint32_t nimports = 0, nfuncs_imported = 0;
+    int lists_rc;
     proto_val *results = NULL;
     uint32_t nres = 0;
     int32_t exit_code = 0;
@@ -448,33 +492,9 @@ void dmn_run_thread(void *arg)
     int rc;
 
     /* run_start: argv as the program sees it, and the function imports. */
-    argv = calloc(r->spec.nargs + 1u, sizeof *argv);
-    nimports = vm_module_import_count(r->module);
-    imports = calloc(nimports + 1u, sizeof *imports);
     memset(&rs, 0, sizeof rs);
-    if (argv && imports) {
-        argv[0].ptr = r->spec.name;
-        argv[0].len = (uint32_t)strlen(r->spec.name);
-        for (uint32_t i = 0; i < r->spec.nargs; i++) {
-            argv[i + 1].ptr = r->spec.args[i];
-            argv[i + 1].len = (uint32_t)strlen(r->spec.args[i]);
-        }
-        for (uint32_t i = 0; i < nimports; i++) {
-            vm_extern_desc d;
-
-            if (vm_module_import(r->module, i, &d) || d.kind != VM_EXTERN_FUNC)
-                continue;
-            imports[nfuncs_imported].module.ptr = d.module;
-            imports[nfuncs_imported].module.len = (uint32_t)strlen(d.module);
-            imports[nfuncs_imported].name.ptr = d.name;
-            imports[nfuncs_imported].name.len = (uint32_t)strlen(d.name);
-            nfuncs_imported++;
-        }
-        rs.argv = argv;
-        rs.argc = r->spec.nargs + 1u;
-        rs.imports = imports;
-        rs.nimports = nfuncs_imported;
-    }
+    lists_rc = dmn_run_start_lists(&rs, r->spec.name, r->spec.args,
+                                   r->spec.nargs, r->module);
     rs.run_id = r->id;
     rs.wall_ns = r->created_ns;
     rs.level = r->spec.level;
@@ -483,7 +503,7 @@ void dmn_run_thread(void *arg)
     memcpy(rs.hash, r->hash, 32);
     dmn_tracer_run_start(&r->tracer, &rs);
 
-    if (!argv || !imports || dmn_vm_tracer_init(&hooks, &r->tracer))
+    if (lists_rc || dmn_vm_tracer_init(&hooks, &r->tracer))
         rc = VM_ERR_NOMEM;
     else if (r->spec.invoke)
         rc = run_invoke(r, &hooks.vm, &results, &nres);
@@ -503,6 +523,5 @@ void dmn_run_thread(void *arg)
     dmn_tracer_run_end(&r->tracer, dmn_status_of(rc, exit_code), exit_code,
                        results, nres);
     free(results);
-    free(imports);
-    free(argv);
+    dmn_run_start_lists_free(&rs);
 }

@@ -354,23 +354,12 @@ typedef struct run_trace {
     dmn_recording *rec;
 } run_trace;
 
-static uint64_t wall_ns_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int trace_begin(run_trace *rt, const run_args *ra,
                        const vm_module *module, const uint8_t *bytes,
                        size_t len)
 {
     proto_run_start rs = {0};
     dmn_recording_opts o = {0};
-    proto_str *argv = NULL;
-    proto_import *imports = NULL;
-    uint32_t nimports, nf = 0;
     const char *base = strrchr(ra->path, '/');
     char err[512] = "";
     int rc;
@@ -382,49 +371,23 @@ static int trace_begin(run_trace *rt, const run_args *ra,
     }
     if (!ra->trace_dir)
         return 0;
-    nimports = vm_module_import_count(module);
-    argv = calloc((size_t)ra->nargs + 1, sizeof *argv);
-    imports = calloc((size_t)nimports + 1, sizeof *imports);
-    if (!argv || !imports) {
-        free(argv);
-        free(imports);
+    if (dmn_run_start_lists(&rs, ra->path, ra->args, (uint32_t)ra->nargs,
+                            module) != 0) {
         fprintf(stderr, "traced: out of memory\n");
         return -1;
     }
-    argv[0].ptr = ra->path;
-    argv[0].len = (uint32_t)strlen(ra->path);
-    for (int i = 0; i < ra->nargs; i++) {
-        argv[i + 1].ptr = ra->args[i];
-        argv[i + 1].len = (uint32_t)strlen(ra->args[i]);
-    }
-    for (uint32_t i = 0; i < nimports; i++) {
-        vm_extern_desc d;
-
-        if (vm_module_import(module, i, &d) || d.kind != VM_EXTERN_FUNC)
-            continue;
-        imports[nf].module.ptr = d.module;
-        imports[nf].module.len = (uint32_t)strlen(d.module);
-        imports[nf].name.ptr = d.name;
-        imports[nf].name.len = (uint32_t)strlen(d.name);
-        nf++;
-    }
     rs.run_id = 1;
-    rs.wall_ns = wall_ns_now();
+    rs.wall_ns = dmn_wall_ns();
     rs.level = ra->level;
     rs.module.ptr = base ? base + 1 : ra->path;
     rs.module.len = (uint32_t)strlen(rs.module.ptr);
     proto_sha256(bytes, len, rs.hash);
-    rs.argv = argv;
-    rs.argc = (uint32_t)ra->nargs + 1;
-    rs.imports = imports;
-    rs.nimports = nf;
     o.dir = ra->trace_dir;
     o.run_start = &rs;
     o.codetracer = ra->codetracer;
     o.module = module;
     rc = dmn_recording_start(&o, &rt->rec, err, sizeof err);
-    free(argv);
-    free(imports);
+    dmn_run_start_lists_free(&rs);
     if (rc) {
         fprintf(stderr, "traced: --trace-dir: %s\n", err);
         return -1;
