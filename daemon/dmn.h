@@ -91,6 +91,7 @@ typedef struct dmn_tracer {
     proto_counters counters; /* what the hooks counted */
     bool closed;             /* the ring was shut down: stop producing */
     uint64_t now_ns;         /* the last clock reading, since t0 */
+    uint64_t coarse_ns;      /* CLOCK_MONOTONIC_COARSE at that reading */
     uint32_t clock_left;     /* events until the clock is read again */
 } dmn_tracer;
 
