@@ -10,7 +10,8 @@
 #
 # and once: the ring stress tests (10^8 events in the release build, 10^7
 # under ThreadSanitizer, lossless and lossy), a 60-second fuzz run (scripts/fuzz.sh 60) when that script and
-# clang exist, and every tests/*/run.sh (given the release build dir).
+# clang exist, every tests/*/run.sh (given the release build dir), and
+# tests/daemon/valgrind.sh (the daemon under memcheck) when valgrind exists.
 #
 # The spec suite is $WASM_TESTSUITE, by default ../shared/wasm-testsuite
 # beside the repo; when it is absent the spec tiers are skipped, loudly.
@@ -153,6 +154,12 @@ for t in tests/*/run.sh; do
         tier "$t" "$t" "$repo/build/release"
     fi
 done
+# The daemon under valgrind memcheck (errors and leaks fail it; ~20 s).
+if command -v valgrind >/dev/null; then
+    tier "tests/daemon/valgrind.sh" tests/daemon/valgrind.sh "$repo/build/release"
+else
+    echo "valgrind not found: daemon memcheck skipped"
+fi
 
 echo
 if [[ $failed -gt 0 ]]; then
