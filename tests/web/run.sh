@@ -8,6 +8,7 @@
 # into the source tree otherwise).
 #
 #   tests/web/run.sh BUILD_DIR
+#   WEB_DIST=DIR tests/web/run.sh BUILD_DIR   # test another build of the client
 #
 # Needs chromium (scripts/setup.sh installs it). Without it the test is
 # skipped, loudly, except in CI ($CI set), where it fails.
@@ -49,8 +50,12 @@ fi
 [[ -x "$traced" ]] || { echo "$traced was not built"; exit 1; }
 command -v node >/dev/null || { echo "node not found"; exit 1; }
 
-# The built client; build it if the release build did not.
-dist=$repo/client/web/dist
+# The built client; build it if the release build did not. $WEB_DIST
+# points the test at another build of it (a build of a changed copy).
+dist=${WEB_DIST:-$repo/client/web/dist}
+if [[ -n "${WEB_DIST:-}" && ! -f "$dist/index.html" ]]; then
+    echo "FAIL WEB_DIST=$dist has no index.html"; exit 1
+fi
 if [[ ! -f "$dist/index.html" ]]; then
     echo "building the client (client/web)"
     (cd "$repo/client/web" && { [[ -d node_modules ]] || npm install --no-audit --no-fund; } &&

@@ -11,12 +11,20 @@
 //    against one computed independently from the daemon's JSON stream
 //    (npm ws, not the page's binary decoder); checks stdout;
 // 3. screenshots the run view and the runs view;
-// 4. submits a fast run (>= 100 k events/s) and checks that the page stays
-//    responsive (every 'longtask' < 200 ms) and keeps up (its event count
-//    equals GET /api/runs/ID when the run ends).
+// 4. submits a fast run past a million events (>= 1 M at >= 100 k
+//    events/s) and checks that the page keeps up (its event count equals
+//    GET /api/runs/ID) and stays responsive (every 'longtask' < 200 ms,
+//    during the run and after it); then scrolls the event log to the top,
+//    the middle and the end, jumps to a late seq through the seq box and
+//    the scrubber (a mouse click), times each in the page (action to the
+//    frame that shows it, < 200 ms), checks the rows and call stacks shown
+//    against the daemon's JSON stream, and bounds the page's memory (JS
+//    heap + array buffers per event, DOM nodes). Prints the figures on a
+//    MEASURED line.
 import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
 import { mkdtempSync, rmSync, copyFileSync, mkdirSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 
@@ -48,23 +56,53 @@ const api = async (path) => (await fetch(base + path)).json();
 const num = (s) => Number(String(s).replace(/[^0-9]/g, ''));
 
 // Every event of a finished run, as the daemon's JSON form, through a
-// client the page has nothing to do with.
-function jsonEvents(run) {
+// client the page has nothing to do with: onEvent(e) for each, in seq
+// order; resolves to their number.
+function streamJson(run, onEvent) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(base.replace(/^http/, 'ws') + '/ws');
-    const events = [];
-    const timer = setTimeout(() => { ws.terminate(); reject(new Error('ws timeout')); }, 30000);
+    let n = 0;
+    const timer = setTimeout(() => { ws.terminate(); reject(new Error('ws timeout')); }, 60000);
     ws.on('open', () => ws.send(JSON.stringify({ type: 'subscribe', run, from: 'start', format: 'json' })));
     ws.on('message', (data) => {
       const m = JSON.parse(data.toString());
-      if (m.type === 'events') events.push(...m.events);
-      else if (m.type === 'end') { clearTimeout(timer); ws.close(); resolve(events); }
+      if (m.type === 'events') { for (const e of m.events) onEvent(e); n += m.events.length; }
+      else if (m.type === 'end') { clearTimeout(timer); ws.close(); resolve(n); }
       else if (m.type === 'error') { clearTimeout(timer); ws.close(); reject(new Error(m.error)); }
     });
     ws.on('error', reject);
   });
 }
+async function jsonEvents(run) {
+  const events = [];
+  await streamJson(run, (e) => events.push(e));
+  return events;
+}
 
+// The call stack as the daemon's JSON events describe it, independent of
+// the page's store: feed every event in order to shownAt(e), which returns
+// the open frames (outermost first) the page must show with the cursor on
+// e. A call shows its callee; a return still shows the frame it returns
+// from (popped only after).
+class Stacks {
+  constructor() { this.st = []; }
+  shownAt(e) {
+    const st = this.st;
+    if (e.type === 'call') { while (st.length && st[st.length - 1].depth >= e.depth) st.pop(); st.push(e); }
+    else if (e.type === 'host_call') st.push({ ...e, host: true, depth: (st.length ? st[st.length - 1].depth : 0) + 1 });
+    const shown = st.slice();
+    if (e.type === 'return') { while (st.length && st[st.length - 1].depth > e.depth) st.pop(); st.pop(); }
+    else if (e.type === 'host_return' && st.length && st[st.length - 1].host) st.pop();
+    return shown;
+  }
+}
+
+// Page memory per event of the fast run: JS heap + array buffers after a
+// full GC, over the events held. The store's design (docs/client.md) is
+// 25 B an event and 39 B a call node in typed arrays: ~46 B an event for
+// this run (a call every other event), plus a few MB that do not grow with
+// the run. Measured ~60; a JS object per event (>= 50 B in V8) breaks it.
+const BOUND_B_PER_EVENT = 100;
 const fib = (n) => (n < 2 ? n : fib(n - 1) + fib(n - 2));
 const profile = mkdtempSync(join(tmpdir(), 'traced-chromium-'));
 const ctx = await chromium.launchPersistentContext(profile, {
@@ -85,6 +123,16 @@ await page.addInitScript(() => {
     for (const e of l.getEntries()) { window.__longtasks.push(e.duration); window.__longtaskEntries.push([e.startTime, e.duration]); }
   })
     .observe({ type: 'longtask', buffered: true });
+  // ms from t0 to the first animation frame at which ok() holds (-1: not
+  // within 5 s): how long an action takes to show its result
+  window.__untilFrame = (t0, ok) => new Promise((resolve) => {
+    const poll = () => {
+      if (ok()) resolve(performance.now() - t0);
+      else if (performance.now() - t0 > 5000) resolve(-1);
+      else requestAnimationFrame(poll);
+    };
+    requestAnimationFrame(poll);
+  });
 });
 
 async function submitFromPage(args, level = 'calls') {
@@ -201,13 +249,11 @@ try {
     // the first call three frames deep into fib: _start > fib > fib > fib
     const deep = calls.find((e) => e.depth >= 4) || calls[calls.length - 1];
     target = deep.seq + 1; // the event after it: the callee is on the stack
-    const st = [];
+    const stacks = new Stacks();
+    let st = [];
     for (const e of events) {
       if (e.seq > target) break;
-      if (e.type === 'call') { while (st.length && st[st.length - 1].depth >= e.depth) st.pop(); st.push(e); }
-      else if (e.type === 'host_call') st.push({ ...e, host: true, depth: (st.length ? st[st.length - 1].depth : 0) + 1 });
-      else if (e.type === 'return' && e.seq < target) { while (st.length && st[st.length - 1].depth > e.depth) st.pop(); st.pop(); }
-      else if (e.type === 'host_return' && e.seq < target && st.length && st[st.length - 1].host) st.pop();
+      st = stacks.shownAt(e);
     }
     expectStack = st.map((e) => names[e.func] || `func[${e.func}]`);
   } else {
@@ -282,34 +328,186 @@ try {
     copyFileSync(join(artifacts, om.counters.ops > 0 ? 'run-view-ops.png' : 'run-view.png'), readmeImg);
   }
 
-  // ---- 4. a fast run: responsive and keeping up ----------------------------------
-  const fastArgs = calls.length ? '1500 0 9' : '300000 0 1';
+  // ---- 4. a fast run past a million events: responsive, keeping up, usable --------
+  // 6000 lines of fib(9): ~1.37 M events (229 a line) in a few seconds.
+  const fastArgs = calls.length ? '6000 0 9' : '1200000 0 1';
   await page.evaluate(() => { window.__longtasks.length = 0; window.__longtaskEntries.length = 0; });
   await page.evaluate(recordPhases);
+  // the renderer main thread's CPU time (CDP Performance.ThreadTime) over
+  // the run, against wall time: on a loaded machine a long task is mostly
+  // time the thread waited for a core, and this says how much
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send('Performance.enable');
+  const metrics = async () => Object.fromEntries((await cdp.send('Performance.getMetrics')).metrics.map((m) => [m.name, m.value]));
+  const m0 = await metrics();
   const fid = await submitFromPage(fastArgs);
   const t0 = Date.now();
   await until('the fast run to end', async () => (await api(`/api/runs/${fid}`)).ended_ns > 0, 60000, 100);
   const fm = await api(`/api/runs/${fid}`);
   const secs = (fm.ended_ns - fm.created_ns) / 1e9;
   const rate = fm.events / secs;
-  check(`fast run: ${fm.events} events in ${secs.toFixed(2)} s = ${Math.round(rate)} events/s (>= 100000)`, rate >= 100000);
-  await until('the page to catch up', async () => (await pageCount()) >= fm.events, 20000, 50).catch(() => {});
+  check(`fast run: ${fm.events} events (>= 1000000) in ${secs.toFixed(2)} s = ${Math.round(rate)} events/s (>= 100000)`,
+    fm.events >= 1e6 && rate >= 100000);
+  await until('the page to catch up', async () => (await pageCount()) >= fm.events, 30000, 50).catch(() => {});
   const caught = (Date.now() - t0) / 1000;
   const pc = await pageCount();
   check(`page shows the daemon's event count at the end (${pc} = ${fm.events}, ${caught.toFixed(1)} s after submit)`, pc === fm.events);
+  check('no loss in the fast run', num(await page.textContent('[data-testid=count-loss]')) === 0);
+  const m1 = await metrics();
+  const cpuNote = `renderer main thread ${(m1.ThreadTime - m0.ThreadTime).toFixed(2)} s CPU, tasks ` +
+    `${(m1.TaskDuration - m0.TaskDuration).toFixed(2)} s, in ${(m1.Timestamp - m0.Timestamp).toFixed(2)} s wall; ` +
+    `load average ${(await readFile('/proc/loadavg', 'utf8').catch(() => '?')).split(' ').slice(0, 3).join(' ')}`;
+  console.log(`NOTE ${cpuNote}`);
   await sleep(500);
-  const long = await page.evaluate(() => window.__longtasks.slice());
+  const long = await page.evaluate(() => window.__longtasks.splice(0));
   await explainLongTasks();
+  await page.evaluate(() => { window.__longtaskEntries.length = 0; });
   const worst = long.length ? Math.max(...long) : 0;
-  check(`page responsive: ${long.length} long tasks, longest ${worst.toFixed(0)} ms (< 200 ms)`, worst < 200,
+  check(`page responsive during the run: ${long.length} long tasks, longest ${worst.toFixed(0)} ms (< 200 ms)`, worst < 200,
     long.map((x) => x.toFixed(0)).join(', '));
-  // still usable after a million-ish events: jump to the middle
-  const mid = Math.floor(fm.events / 2);
+
+  // After the run: scroll the event log to the top, the middle and the end,
+  // jump through the seq box and the scrubber. Each is timed in the page,
+  // from the action to the animation frame that shows its result; the rows
+  // and stacks shown are checked against the daemon's JSON stream below.
+  const N = fm.events;
+  const scrollLog = (where) => page.evaluate(async (where) => {
+    const el = document.querySelector('[data-testid=event-log]');
+    const first = () => Number(el.querySelector('.vrow .c-seq').textContent);
+    const before = first();
+    const max = el.scrollHeight - el.clientHeight;
+    const t0 = performance.now();
+    el.scrollTop = where === 'top' ? 0 : where === 'end' ? max : max / 2;
+    const ms = await window.__untilFrame(t0, () => first() !== before);
+    return { ms, fraction: max > 0 ? el.scrollTop / max : 0 };
+  }, where);
+  const logRows = () => page.$$eval('[data-testid=event-log] .vrow', (rs) => rs.filter((r) => r.style.display !== 'none')
+    .map((r) => ({ seq: Number(r.querySelector('.c-seq').textContent), type: r.querySelector('.c-type').textContent,
+      main: r.querySelector('.c-main').textContent, sel: r.classList.contains('sel') })));
+  const shownStack = () => page.$$eval('[data-testid=stack] .frame', (fs) => fs.map((f) => f.dataset.func).reverse());
+  const timings = {};
+  const views = {}; // what the page showed: checked against the daemon's events
+  // the log follows the live run: it starts at the end
+  const endRows = await logRows();
+  check(`the event log ends at the last event (seq ${N - 1})`, endRows.length > 0 && endRows[endRows.length - 1].seq === N - 1,
+    `last row ${endRows.length ? endRows[endRows.length - 1].seq : 'none'}`);
+  const top = await scrollLog('top');
+  views.top = await logRows();
+  timings['scroll to top'] = top.ms;
+  check(`scroll the log to the top: first row seq 0 (${top.ms.toFixed(0)} ms)`, top.ms >= 0 && views.top[0].seq === 0,
+    `first row ${views.top[0] && views.top[0].seq}`);
+  const mid = await scrollLog('middle');
+  views.mid = await logRows();
+  timings['scroll to middle'] = mid.ms;
+  const midWant = Math.round(mid.fraction * (N - views.mid.length));
+  check(`scroll the log to the middle: first row seq ${views.mid[0] && views.mid[0].seq} ≈ ${midWant} (${mid.ms.toFixed(0)} ms)`,
+    mid.ms >= 0 && Math.abs(views.mid[0].seq - midWant) <= views.mid.length);
+  const end = await scrollLog('end');
+  views.end = await logRows();
+  timings['scroll to end'] = end.ms;
+  const endLast = views.end.length ? views.end[views.end.length - 1].seq : -1;
+  check(`scroll the log to the end: last row seq ${endLast} = ${N - 1} (${end.ms.toFixed(0)} ms)`, end.ms >= 0 && endLast === N - 1);
+  // a late seq through the seq box: cursor, log row and stack
+  const seqTarget = N - 1 - 4321;
+  const jump = await page.evaluate(async (target) => {
+    document.querySelector('[data-testid=seq-input]').value = String(target);
+    const t0 = performance.now();
+    document.querySelector('[data-testid=seq-go]').click();
+    return window.__untilFrame(t0, () => {
+      const sel = document.querySelector('[data-testid=event-log] .vrow.sel .c-seq');
+      return document.querySelector('[data-testid=cursor-seq]').textContent === String(target) &&
+        sel && sel.textContent === String(target);
+    });
+  }, seqTarget);
+  timings['seq-box jump'] = jump;
+  views.jump = await logRows();
+  views.jumpStack = await shownStack();
+  check(`jump to seq ${seqTarget} (seq box): cursor and selected log row there (${jump.toFixed(0)} ms)`, jump >= 0);
+  // the scrubber, clicked at 93 % of its width like a user would
+  await page.evaluate(() => {
+    const s = document.querySelector('[data-testid=scrubber]');
+    window.__scrub = null;
+    s.addEventListener('input', () => {
+      const t0 = performance.now(), want = String(window.__traced.view.trace.seqOf(Number(s.value)));
+      window.__untilFrame(t0, () => {
+        const sel = document.querySelector('[data-testid=event-log] .vrow.sel .c-seq');
+        return document.querySelector('[data-testid=cursor-seq]').textContent === want && sel && sel.textContent === want;
+      }).then((ms) => { window.__scrub = { ms, seq: Number(want) }; });
+    }, { once: true, capture: true });
+  });
+  const box = await page.locator('[data-testid=scrubber]').boundingBox();
+  await page.mouse.click(box.x + box.width * 0.93, box.y + box.height / 2);
+  const scrub = await until('the scrubber jump', () => page.evaluate(() => window.__scrub), 8000);
+  timings['scrubber jump'] = scrub.ms;
+  views.scrubStack = await shownStack();
+  check(`scrubber jump to seq ${scrub.seq} (${(100 * scrub.seq / N).toFixed(0)} % of the run): cursor and log row there (${scrub.ms.toFixed(0)} ms)`,
+    scrub.ms >= 0 && scrub.seq > N * 0.8);
+  for (const [what, ms] of Object.entries(timings))
+    check(`${what} responds within 200 ms (${ms.toFixed(0)} ms)`, ms >= 0 && ms < 200);
+
+  // the daemon's JSON stream, read once: the stacks at both targets and the
+  // events behind every row shown above
+  const wantRows = new Map();
+  for (const v of [views.top, views.mid, views.end, views.jump]) for (const r of v) wantRows.set(r.seq, null);
+  const stacks = new Stacks(), stackAt = new Map([[seqTarget, null], [scrub.seq, null]]);
   const tj = Date.now();
-  await page.fill('[data-testid=seq-input]', String(mid));
-  await page.click('[data-testid=seq-go]');
-  await until('the jump', async () => num(await page.textContent('[data-testid=cursor-seq]')) === mid, 5000);
-  check(`jump to seq ${mid} of the fast run (${Date.now() - tj} ms)`, true);
+  const streamed = await streamJson(fid, (e) => {
+    if (wantRows.has(e.seq)) wantRows.set(e.seq, e);
+    const st = stacks.shownAt(e);
+    if (stackAt.has(e.seq)) stackAt.set(e.seq, st.map((f) => names[f.func] || `func[${f.func}]`));
+  });
+  console.log(`NOTE the daemon's JSON stream of the fast run: ${streamed} events in ${((Date.now() - tj) / 1000).toFixed(1)} s`);
+  check('independent JSON stream of the fast run has every event', streamed === N, `${streamed}`);
+  const rowOk = (r) => {
+    const e = wantRows.get(r.seq);
+    if (!e || e.type !== r.type) return false;
+    return e.func === undefined || !/call|return/.test(e.type) || r.main.startsWith(names[e.func] || `func[${e.func}]`);
+  };
+  for (const [what, rows] of [['top', views.top], ['middle', views.mid], ['end', views.end], [`seq ${seqTarget}`, views.jump]]) {
+    const bad = rows.filter((r, k) => !rowOk(r) || (k > 0 && r.seq !== rows[k - 1].seq + 1));
+    check(`log rows at the ${what} are the daemon's events (${rows.length} rows, seq ${rows[0].seq}…${rows[rows.length - 1].seq})`,
+      rows.length > 10 && bad.length === 0, bad.slice(0, 2).map((r) => JSON.stringify(r) + ' vs ' + JSON.stringify(wantRows.get(r.seq))).join(' | '));
+  }
+  for (const [seq, shown] of [[seqTarget, views.jumpStack], [scrub.seq, views.scrubStack]]) {
+    const want = stackAt.get(seq) || [];
+    check(`call stack at seq ${seq} is the daemon's (${want.length} frames: ${want.slice(-3).join(' > ')})`,
+      want.length > 0 && JSON.stringify(shown) === JSON.stringify(want), `page shows ${shown.join(' > ')}`);
+  }
+  const after = await page.evaluate(() => window.__longtasks.slice());
+  await explainLongTasks();
+  const worstAfter = after.length ? Math.max(...after) : 0;
+  check(`page responsive after the run (scrolls, jumps): ${after.length} long tasks, longest ${worstAfter.toFixed(0)} ms (< 200 ms)`,
+    worstAfter < 200, after.map((x) => x.toFixed(0)).join(', '));
+
+  // memory: the JS heap and the typed arrays' backing stores after a full
+  // GC, and the trace's own typed arrays
+  await cdp.send('HeapProfiler.collectGarbage');
+  const heap = await cdp.send('Runtime.getHeapUsage');
+  const dom = await cdp.send('Memory.getDOMCounters');
+  const { n: storeBytes, elements, texts } = await page.evaluate(() => {
+    let n = 0;
+    const add = (o) => { for (const v of Object.values(o)) if (ArrayBuffer.isView(v)) n += v.byteLength; };
+    const t = window.__traced.view.trace;
+    add(t);
+    for (const c of t.chunks) add(c);
+    for (const c of t.nc || []) add(c);
+    let texts = 0;
+    for (const w = document.createTreeWalker(document, NodeFilter.SHOW_TEXT); w.nextNode();) texts++;
+    return { n, elements: document.getElementsByTagName('*').length, texts };
+  });
+  const MB = (x) => `${(x / 2 ** 20).toFixed(1)} MB`;
+  const total = heap.usedSize + (heap.backingStorageSize || 0);
+  console.log(`NOTE memory at ${N} events: JS heap used ${MB(heap.usedSize)} of ${MB(heap.totalSize)}, ` +
+    `array buffers ${MB(heap.backingStorageSize || 0)}, the trace's typed arrays ${MB(storeBytes)} ` +
+    `(${(storeBytes / N).toFixed(1)} B/event), ${(total / N).toFixed(0)} B/event in all; DOM nodes ${dom.nodes} ` +
+    `(${elements} elements and ${texts} text nodes in the document)`);
+  // the DOM is one screen of rows per list, whatever the run's size
+  check(`page memory bounded: ${(total / N).toFixed(0)} B/event (< ${BOUND_B_PER_EVENT}), ` +
+    `${elements + texts} DOM nodes in the document (< 3000)`, total / N < BOUND_B_PER_EVENT && elements + texts < 3000);
+  console.log(`MEASURED fast run: ${N} events, ${Math.round(rate)} events/s, page caught up ${caught.toFixed(1)} s after submit; ` +
+    `longest long task ${worst.toFixed(0)} ms during, ${worstAfter.toFixed(0)} ms after; ` +
+    Object.entries(timings).map(([k, v]) => `${k} ${v.toFixed(0)} ms`).join(', ') +
+    `; heap ${MB(heap.usedSize)} + array buffers ${MB(heap.backingStorageSize || 0)}; ${cpuNote}`);
   await page.screenshot({ path: join(artifacts, 'fast-run.png') });
   check('no errors in the page', pageErrors.length === 0, pageErrors.slice(0, 3).join(' | '));
 } catch (e) {

@@ -79,16 +79,16 @@ export class Flame {
 
   click(e) {
     const { idx, node } = this.nodeAt(e);
-    if (this.onPick) this.onPick(node > 0 ? this.trace.nStart[node] : idx);
+    if (this.onPick) this.onPick(node > 0 ? this.trace.nStart(node) : idx);
   }
 
   hover(e) {
     const { node } = this.nodeAt(e);
     const t = this.trace;
     if (node <= 0) { this.tip.style.display = 'none'; return; }
-    const end = t.nEnd[node] < 0 ? t.count - 1 : t.nEnd[node];
-    this.tip.textContent = `${this.name(t.nFunc[node])}  #${t.seqOf(t.nStart[node])}…${t.seqOf(end)}  ` +
-      `${(end - t.nStart[node] + 1).toLocaleString('en-US')} events`;
+    const end = t.nEnd(node) < 0 ? t.count - 1 : t.nEnd(node);
+    this.tip.textContent = `${this.name(t.nFunc(node))}  #${t.seqOf(t.nStart(node))}…${t.seqOf(end)}  ` +
+      `${(end - t.nStart(node) + 1).toLocaleString('en-US')} events`;
     this.tip.style.display = 'block';
     this.tip.style.left = `${Math.min(e.offsetX + 12, this.W - 260)}px`;
     this.tip.style.top = `${e.offsetY + 12}px`;
@@ -117,9 +117,9 @@ export class Flame {
     const lastPx = new Float64Array(rowsFit).fill(-1);
     let lastStyle = '';
     const drawNode = (n) => {
-      const s = t.nStart[n], e = t.nEnd[n] < 0 ? t.count : t.nEnd[n] + 1;
+      const s = t.nStart(n), e = t.nEnd(n) < 0 ? t.count : t.nEnd(n) + 1;
       const a = Math.max(0, (s - x0) * sx), b = Math.min(W, (e - x0) * sx);
-      const d = t.nDepth[n] - 1;
+      const d = t.nDepth(n) - 1;
       const y = 2 + d * ROW;
       if (y > H) return;
       if (b - a < 1) {
@@ -128,12 +128,12 @@ export class Flame {
         lastPx[d] = px;
       } else lastPx[d] = Math.max(lastPx[d], Math.floor(b) - 1);
       const w = Math.max(b - a, 1);
-      const style = funcColor(t.nFunc[n], t.nFlags[n] & 1);
+      const style = funcColor(t.nFunc(n), t.nFlags(n) & 1);
       if (style !== lastStyle) { g.fillStyle = style; lastStyle = style; }
       g.fillRect(a, y, w - (w > 3 ? 1 : 0), ROW - 1);
       if (w > 40) {
         g.fillStyle = '#0b0f14';
-        const label = this.name(t.nFunc[n]);
+        const label = this.name(t.nFunc(n));
         g.save(); g.beginPath(); g.rect(a, y, w - 2, ROW); g.clip();
         g.fillText(label, a + 3, y + ROW / 2);
         g.restore();
@@ -142,12 +142,12 @@ export class Flame {
     };
     if (t.count) {
       // ancestors of the first visible event, then every node starting in view
-      for (const n of t.stackAt(Math.min(t.count - 1, Math.floor(x0)))) if (t.nStart[n] < x0) drawNode(n);
+      for (const n of t.stackAt(Math.min(t.count - 1, Math.floor(x0)))) if (t.nStart(n) < x0) drawNode(n);
       let n = t.firstNodeFrom(Math.floor(x0));
-      while (n < t.nodes && t.nStart[n] < x1) {
+      while (n < t.nodes && t.nStart(n) < x1) {
         drawNode(n);
-        const e = t.nEnd[n];
-        const w = ((e < 0 ? t.count : e) - t.nStart[n]) * sx;
+        const e = t.nEnd(n);
+        const w = ((e < 0 ? t.count : e) - t.nStart(n)) * sx;
         // under a pixel: its callees cannot be seen, skip the subtree
         n = w < 1 && e >= 0 ? Math.max(n + 1, t.firstNodeFrom(e)) : n + 1;
       }

@@ -4,14 +4,13 @@
 // holds per-event objects.
 import uPlot from 'uplot';
 import { T, TYPE_NAMES } from './decode.js';
-import { Trace } from './store.js';
+import { Trace, BIN_NS } from './store.js';
 import { VList } from './vlist.js';
 import { Flame, funcColor } from './flame.js';
 import { OPCODE_NAMES } from './gen/opcodes.js';
 import { h, fmtInt, fmtNs, fmtRate, fmtClock, statusClass } from './util.js';
 
 const SPEEDS = [10, 100, 1000, 10000, 100000];
-const BIN_NS = 100e6; // activity chart bins: 100 ms of run time
 const OUT_LINES = 400; // output lines kept in the DOM (the event log has them all)
 const LIGHT_MS = 120;  // the light update (counters, cursor, log, tree, stack, source, output)
 const HEAVY_MS = 500;  // the heavy panels (histogram, activity chart, flame chart)
@@ -49,8 +48,8 @@ export class RunView {
     this.treeRows = new Int32Array(0);
     this.treeCount = 0;
     this.rateSamples = [];       // [ms, count] for events/s
-    this.bins = { x: [], all: [], calls: [], ops: [] };
-    this.binned = 0;
+    this.binX = new Float64Array(0); // activity chart: bin start, s
+    this.plottedBins = '';
     this.outShown = 0;
     this.build();
     // One animation-frame pass does the drawing, and each pass does one
@@ -289,6 +288,9 @@ export class RunView {
     this.cursor = i;
     this.cursorMoved = true;
     this.fromLog = from === 'log';
+    // a move by the user is drawn on the next frame, not throttled like
+    // live updates (LIGHT_MS)
+    if (user) this.lightAt = -1e9;
     this.refresh();
   }
 
@@ -383,7 +385,7 @@ export class RunView {
     k[3].style.paddingLeft = ty === T.call || ty === T.return ? `${Math.min(t.b(i), 40) * 6}px` : '';
   }
 
-  treeDefaultOpen(n) { return this.trace.nDepth[n] <= 2 && this.trace.nKids[n] <= 2000; }
+  treeDefaultOpen(n) { return this.trace.nDepth(n) <= 2 && this.trace.nKids(n) <= 2000; }
   isOpen(n) { const v = this.treeOpen.get(n); return v === undefined ? this.treeDefaultOpen(n) : v; }
 
   // The open part of the tree as rows -> node. Node ids are in call
@@ -394,7 +396,8 @@ export class RunView {
   flattenTree(full = false) {
     const t = this.trace;
     if (!this.treeVis || this.treeVis.length < t.ncap) {
-      const vis = new Uint8Array(t.ncap), openAt = new Uint8Array(t.ncap);
+      const cap = Math.max(t.ncap, 2 * (this.treeVis ? this.treeVis.length : 0));
+      const vis = new Uint8Array(cap), openAt = new Uint8Array(cap);
       if (this.treeVis) { vis.set(this.treeVis); openAt.set(this.treeOpenAt); }
       this.treeVis = vis; this.treeOpenAt = openAt;
     }
@@ -402,7 +405,7 @@ export class RunView {
     let rows = this.treeRows, k = this.treeCount;
     if (!full && this.treeNodes !== undefined) {
       for (let n = this.treeNodes; n < t.nodes; n++) {
-        const p = t.nParent[n];
+        const p = t.nParent(n);
         let show = p === 0;
         if (!show && vis[p]) {
           const o = this.isOpen(p) ? 1 : 0;
@@ -419,15 +422,15 @@ export class RunView {
       vis.fill(0);
       k = 0;
       const stack = [];
-      let n = t.nFirst[0];
+      let n = t.nFirst(0);
       while (n >= 0 || stack.length) {
-        if (n < 0) { n = t.nNext[stack.pop()]; continue; }
+        if (n < 0) { n = t.nNext(stack.pop()); continue; }
         if (k === rows.length) rows = grow32(rows);
         rows[k++] = n;
         vis[n] = 1;
         const o = this.isOpen(n);
         openAt[n] = o ? 1 : 0;
-        if (t.nFirst[n] >= 0 && o) { stack.push(n); n = t.nFirst[n]; } else n = t.nNext[n];
+        if (t.nFirst(n) >= 0 && o) { stack.push(n); n = t.nFirst(n); } else n = t.nNext(n);
       }
     }
     this.treeNodes = t.nodes;
@@ -450,7 +453,7 @@ export class RunView {
 
   renderTreeRow(r, i) {
     const t = this.trace, n = this.treeRows[i];
-    const open = this.isOpen(n), kids = t.nKids[n];
+    const open = this.isOpen(n), kids = t.nKids(n);
     const onStack = this.stackSet && this.stackSet.has(n);
     r.className = `vrow${onStack ? ' on-stack' : ''}${this.stackTop === n ? ' sel' : ''}`;
     if (!r._k) {
@@ -458,15 +461,15 @@ export class RunView {
       r.append(...r._k);
     }
     const k = r._k;
-    const args = t.payload(t.nStart[n]) || '';
-    const res = t.nEnd[n] < 0 ? (this.ended ? ' ✕' : ' …') : (t.nFlags[n] & 2 ? ' ⤺ unwound' : ` → ${t.result(n) || '()'}`);
-    r.style.paddingLeft = `${4 + Math.min(t.nDepth[n] - 1, 60) * 12}px`;
+    const args = t.payload(t.nStart(n)) || '';
+    const res = t.nEnd(n) < 0 ? (this.ended ? ' ✕' : ' …') : (t.nFlags(n) & 2 ? ' ⤺ unwound' : ` → ${t.result(n) || '()'}`);
+    r.style.paddingLeft = `${4 + Math.min(t.nDepth(n) - 1, 60) * 12}px`;
     k[0].textContent = kids ? (open ? '▾' : '▸') : ' ';
-    k[1].style.background = funcColor(t.nFunc[n], t.nFlags[n] & 1);
-    k[2].textContent = this.fname(t.nFunc[n]);
+    k[1].style.background = funcColor(t.nFunc(n), t.nFlags(n) & 1);
+    k[2].textContent = this.fname(t.nFunc(n));
     k[3].textContent = `(${args})`;
     k[4].textContent = res;
-    k[5].textContent = `${kids ? fmtInt(kids) + ' calls · ' : ''}#${t.seqOf(t.nStart[n])}`;
+    k[5].textContent = `${kids ? fmtInt(kids) + ' calls · ' : ''}#${t.seqOf(t.nStart(n))}`;
   }
 
   treeClick(i, e) {
@@ -478,7 +481,7 @@ export class RunView {
       return;
     }
     this.setFollow(false);
-    this.setCursor(this.trace.nStart[n], { user: true });
+    this.setCursor(this.trace.nStart(n), { user: true });
   }
 
   srcLine() {
@@ -491,7 +494,7 @@ export class RunView {
       if (o[lo] === off) return L.lines[lo];
     }
     const st = t.stackAt(i);
-    if (st.length) return L.funcLine[t.nFunc[st[st.length - 1]]] || 0;
+    if (st.length) return L.funcLine[t.nFunc(st[st.length - 1])] || 0;
     return 0;
   }
 
@@ -547,9 +550,12 @@ export class RunView {
       this.curLine = line;
       if (line) this.srcList.scrollToIndex(line - 1, 'nearest');
     }
+    const panels = !(split && !cursorMoved);
+    const stack = panels ? this.panelsModel(cursorMoved) : null;
     // ---- scroll writes
     this.log.applyScroll();
     this.srcList.applyScroll();
+    if (panels) this.tree.applyScroll();
     // ---- DOM writes
     // header
     const status = this.ended ? (t.end ? t.end.status : (m && m.status)) : (m ? m.status : 'connecting');
@@ -591,11 +597,20 @@ export class RunView {
     this.log.draw();
     if (lineMoved) this.srcList.draw();
     this.app.setTitle(`run ${this.id} · ${status || ''}`);
-    if (split && !cursorMoved) this.panelsDue = true;
-    else { this.panelsDue = false; this.updatePanels(cursorMoved); }
+    if (!panels) this.panelsDue = true;
+    else { this.panelsDue = false; this.panelsDraw(stack, cursorMoved); }
   }
 
+  // The second half of a live light update, a frame of its own.
   updatePanels(cursorMoved) {
+    const stack = this.panelsModel(cursorMoved);
+    this.tree.applyScroll(); // first: see update()
+    this.panelsDraw(stack, cursorMoved);
+  }
+
+  // What the call tree and stack are to show (no DOM writes): the stack
+  // at the cursor, and the tree's rows and scroll position.
+  panelsModel(cursorMoved) {
     const t = this.trace;
     const stack = this.cursor >= 0 ? t.stackAt(this.cursor) : [];
     this.stackSet = new Set(stack);
@@ -603,7 +618,7 @@ export class RunView {
     this.stackTop = top;
     // open the tree along the stack so the cursor's call is visible (not
     // while following a live run: that would open every call as it comes)
-    if (cursorMoved) for (const n of stack) if (t.nKids[n] && !this.isOpen(n)) { this.treeOpen.set(n, true); this.treeDirty = true; }
+    if (cursorMoved) for (const n of stack) if (t.nKids(n) && !this.isOpen(n)) { this.treeOpen.set(n, true); this.treeDirty = true; }
     this.flattenTree(this.treeDirty);
     this.treeDirty = false;
     if (cursorMoved && top > 0) {
@@ -613,7 +628,13 @@ export class RunView {
       this.treeFollowed = this.treeCount;
       this.tree.scrollToIndex(this.treeCount - 1, 'end');
     }
-    this.tree.applyScroll(); // first: see update()
+    return stack;
+  }
+
+  // The DOM writes of the call tree, stack, output and flame cursor, after
+  // the tree's scroll write.
+  panelsDraw(stack, cursorMoved) {
+    const t = this.trace;
     this.renderStack(stack);
     this.tree.draw();
     // output: the last OUT_LINES lines as one text node, rebuilt at most
@@ -656,7 +677,7 @@ export class RunView {
     if (this.stackEmpty && this.stackEmpty.parentNode === el) this.stackEmpty.remove();
     const pool = this.stackPool || (this.stackPool = []);
     while (pool.length < stack.length) {
-      const r = h('div', { class: 'frame', onclick: () => { this.setFollow(false); this.setCursor(t.nStart[r._n], { user: true }); } });
+      const r = h('div', { class: 'frame', onclick: () => { this.setFollow(false); this.setCursor(t.nStart(r._n), { user: true }); } });
       r._k = [h('span', { class: 'depth' }), h('span', { class: 'sw' }), h('span', { class: 'fn' }),
         h('span', { class: 'args' }), h('span', { class: 'meta' })];
       r.append(...r._k);
@@ -668,14 +689,14 @@ export class RunView {
       const n = stack[stack.length - 1 - k], r = pool[k], isTop = k === 0;
       if (r._n === n && r._v === this.fnVersion && r._top === isTop) continue;
       r._n = n; r._v = this.fnVersion; r._top = isTop;
-      const name = this.fname(t.nFunc[n]);
+      const name = this.fname(t.nFunc(n));
       r.className = isTop ? 'frame top' : 'frame';
       r.dataset.func = name;
-      r._k[0].textContent = t.nDepth[n];
-      r._k[1].style.background = funcColor(t.nFunc[n], t.nFlags[n] & 1);
+      r._k[0].textContent = t.nDepth(n);
+      r._k[1].style.background = funcColor(t.nFunc(n), t.nFlags(n) & 1);
       r._k[2].textContent = name;
-      r._k[3].textContent = `(${t.payload(t.nStart[n]) || ''})`;
-      r._k[4].textContent = `#${t.seqOf(t.nStart[n])}`;
+      r._k[3].textContent = `(${t.payload(t.nStart(n)) || ''})`;
+      r._k[4].textContent = `#${t.seqOf(t.nStart(n))}`;
     }
   }
 
@@ -686,24 +707,17 @@ export class RunView {
     if (step === 1) this.renderHist();
     else if (step === 2) {
       this.mountChart();
-      // activity bins (by event time), over the new events only
-      const b = this.bins;
-      for (let i = this.binned; i < t.count;) {
-        const ch = t.chunks[i >>> 16], k0 = i & 0xffff, k1 = Math.min(0x10000, k0 + (t.count - i));
-        const tt = ch.t, ty = ch.type;
-        for (let k = k0; k < k1; k++) {
-          const x = Math.floor(tt[k] / BIN_NS);
-          while (b.x.length <= x) { b.x.push((b.x.length * BIN_NS) / 1e9); b.all.push(0); b.calls.push(0); b.ops.push(0); }
-          b.all[x]++;
-          const y = ty[k];
-          if (y === T.call || y === T.host_call) b.calls[x]++;
-          else if (y === T.op) b.ops[x]++;
-        }
-        i += k1 - k0;
+      // the activity bins are the store's (counted as events arrive)
+      const b = t.bins, n = b.n;
+      if (this.binX.length < n) {
+        this.binX = new Float64Array(Math.max(n, this.binX.length * 2));
+        for (let k = 0; k < this.binX.length; k++) this.binX[k] = (k * BIN_NS) / 1e9;
       }
-      const grew = this.binned !== t.count;
-      this.binned = t.count;
-      if (this.plot && (grew || !this.plotted)) { this.plotted = true; this.plot.setData([b.x, b.all, b.calls, b.ops]); }
+      const key = `${n}:${t.count}`;
+      if (this.plot && key !== this.plottedBins) {
+        this.plottedBins = key;
+        this.plot.setData([this.binX.subarray(0, n), b.all.subarray(0, n), b.calls.subarray(0, n), b.ops.subarray(0, n)]);
+      }
     } else this.flame.draw();
   }
 

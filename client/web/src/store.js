@@ -1,7 +1,7 @@
 // One run's events in the browser, built to hold millions: fixed-size
 // chunks of typed arrays (one slot per event, no object per op; a payload
 // — arguments, results, output text — is a string id into one table), and
-// the call tree as parallel typed arrays that grow by doubling. Everything
+// the call tree as parallel typed arrays, chunked the same way. Everything
 // the views show (counters, stack at any event, histogram, flame chart) is
 // derived from these incrementally as events arrive.
 import { T } from './decode.js';
@@ -10,10 +10,33 @@ const CHUNK_BITS = 16;
 const CHUNK = 1 << CHUNK_BITS;
 const MASK = CHUNK - 1;
 
-function grow(arr, n) {
-  const out = new arr.constructor(n);
-  out.set(arr);
-  return out;
+// Call tree nodes come in chunks of typed arrays too, NODE_CHUNK nodes
+// each, read through nFunc(n)… A tree held as single arrays grown by
+// doubling copied a million-call tree's eleven arrays (~40 MB) in one go,
+// and with this VM's slow page faults that copy was a 125-250 ms long task
+// of the 1.4 M-event web test. (Resizable ArrayBuffers would grow in place,
+// but Chromium 156 reads their views 3-4x slower than plain arrays.)
+const NODE_BITS = 16;
+const NODE_CHUNK = 1 << NODE_BITS;
+const NODE_MASK = NODE_CHUNK - 1;
+
+// Activity bins: events per BIN_NS of run time (all, calls, ops), counted
+// as events arrive. Binning in the view, a pass over each batch of new
+// events, took 25-80 ms of a frame at a million events.
+export const BIN_NS = 100e6;
+const BIN_MAX = 1 << 22; // ~5 days of run time; later events go to the last bin
+
+function nodeChunk() {
+  return {
+    func: new Uint32Array(NODE_CHUNK), depth: new Uint16Array(NODE_CHUNK),
+    start: new Int32Array(NODE_CHUNK),   // event index of the call
+    end: new Int32Array(NODE_CHUNK),     // event index of the return, -1 open
+    parent: new Int32Array(NODE_CHUNK),
+    first: new Int32Array(NODE_CHUNK), last: new Int32Array(NODE_CHUNK), next: new Int32Array(NODE_CHUNK),
+    kids: new Uint32Array(NODE_CHUNK),
+    flags: new Uint8Array(NODE_CHUNK),   // 1 host, 2 unwound (trap/end)
+    res: new Int32Array(NODE_CHUNK),     // results text (string id)
+  };
 }
 
 export class Trace {
@@ -39,22 +62,13 @@ export class Trace {
     this.start = null;     // run_start payload
     this.end = null;       // run_end payload
     this.endIndex = -1;
-    // call tree: node 0 is the synthetic root (the run)
-    this.ncap = 1024;
-    this.nFunc = new Uint32Array(this.ncap);
-    this.nDepth = new Uint16Array(this.ncap);
-    this.nStart = new Int32Array(this.ncap);   // event index of the call
-    this.nEnd = new Int32Array(this.ncap);     // event index of the return, -1 open
-    this.nParent = new Int32Array(this.ncap);
-    this.nFirst = new Int32Array(this.ncap);
-    this.nLast = new Int32Array(this.ncap);
-    this.nNext = new Int32Array(this.ncap);
-    this.nKids = new Uint32Array(this.ncap);
-    this.nFlags = new Uint8Array(this.ncap);   // 1 host, 2 unwound (trap/end)
-    this.nResId = new Int32Array(this.ncap);  // node -> results text (string id)
-    this.nodes = 1;
-    this.nStart[0] = 0; this.nEnd[0] = -1; this.nParent[0] = -1;
-    this.nFirst[0] = -1; this.nLast[0] = -1; this.nNext[0] = -1;
+    // call tree: node 0 is the synthetic root (the run); node ids are in
+    // call order (the tree's preorder)
+    this.nc = [];          // node chunks
+    this.ncap = 0;         // nodes the chunks hold
+    this.nodes = 0;
+    this.newNode(0, 0, 0, false);
+    this.bins = { n: 0, all: new Uint32Array(64), calls: new Uint32Array(64), ops: new Uint32Array(64) };
     this.top = 0;          // innermost open node
     this.output = [];      // [{fd, text, index}]
     this.outputBytes = 0;
@@ -84,7 +98,18 @@ export class Trace {
     const v = this.chunks[i >>> CHUNK_BITS].p[i & MASK];
     return v > 0 ? this.strs[v] : v < 0 ? this.objPayloads.get(i) : undefined;
   }
-  result(n) { const v = this.nResId[n]; return v > 0 ? this.strs[v] : undefined; }
+  // call tree node n (0 <= n < nodes)
+  nFunc(n) { return this.nc[n >>> NODE_BITS].func[n & NODE_MASK]; }
+  nDepth(n) { return this.nc[n >>> NODE_BITS].depth[n & NODE_MASK]; }
+  nStart(n) { return this.nc[n >>> NODE_BITS].start[n & NODE_MASK]; }
+  nEnd(n) { return this.nc[n >>> NODE_BITS].end[n & NODE_MASK]; }      // -1: open
+  nParent(n) { return this.nc[n >>> NODE_BITS].parent[n & NODE_MASK]; } // -1: the root
+  nFirst(n) { return this.nc[n >>> NODE_BITS].first[n & NODE_MASK]; }   // first callee, -1 none
+  nLast(n) { return this.nc[n >>> NODE_BITS].last[n & NODE_MASK]; }
+  nNext(n) { return this.nc[n >>> NODE_BITS].next[n & NODE_MASK]; }    // next sibling, -1 none
+  nKids(n) { return this.nc[n >>> NODE_BITS].kids[n & NODE_MASK]; }
+  nFlags(n) { return this.nc[n >>> NODE_BITS].flags[n & NODE_MASK]; }  // 1 host, 2 unwound
+  result(n) { const v = this.nc[n >>> NODE_BITS].res[n & NODE_MASK]; return v > 0 ? this.strs[v] : undefined; }
 
   // id of a string payload; `shared`: a text that repeats (values), looked
   // up so that it is stored once
@@ -122,21 +147,21 @@ export class Trace {
     return Math.min(br[lo].index + (seq - br[lo].seq), this.count - 1);
   }
 
+  // A node for a call at event index; node 0 (the root) has no parent.
   newNode(func, depth, index, host) {
-    if (this.nodes === this.ncap) {
-      const n = this.ncap * 2;
-      for (const k of ['nFunc', 'nDepth', 'nStart', 'nEnd', 'nParent', 'nFirst', 'nLast', 'nNext', 'nKids', 'nFlags', 'nResId'])
-        this[k] = grow(this[k], n);
-      this.ncap = n;
+    const id = this.nodes++;
+    if (id === this.ncap) { this.nc.push(nodeChunk()); this.ncap += NODE_CHUNK; }
+    const c = this.nc[id >>> NODE_BITS], k = id & NODE_MASK;
+    const p = id ? this.top : -1;
+    c.func[k] = func; c.depth[k] = depth; c.start[k] = index; c.end[k] = -1;
+    c.parent[k] = p; c.first[k] = -1; c.last[k] = -1; c.next[k] = -1;
+    c.kids[k] = 0; c.flags[k] = host ? 1 : 0; c.res[k] = 0;
+    if (p >= 0) {
+      const pc = this.nc[p >>> NODE_BITS], pk = p & NODE_MASK, last = pc.last[pk];
+      if (last >= 0) this.nc[last >>> NODE_BITS].next[last & NODE_MASK] = id; else pc.first[pk] = id;
+      pc.last[pk] = id;
+      pc.kids[pk]++;
     }
-    const id = this.nodes++, p = this.top;
-    this.nFunc[id] = func; this.nDepth[id] = depth; this.nStart[id] = index;
-    this.nEnd[id] = -1; this.nParent[id] = p; this.nFirst[id] = -1;
-    this.nLast[id] = -1; this.nNext[id] = -1; this.nKids[id] = 0; this.nFlags[id] = host ? 1 : 0;
-    this.nResId[id] = 0;
-    if (this.nLast[p] >= 0) this.nNext[this.nLast[p]] = id; else this.nFirst[p] = id;
-    this.nLast[p] = id;
-    this.nKids[p]++;
     this.top = id;
     return id;
   }
@@ -144,10 +169,11 @@ export class Trace {
   closeTop(index, results, flags) {
     const id = this.top;
     if (id === 0) return;
-    this.nEnd[id] = index;
-    this.nFlags[id] |= flags;
-    if (results) this.nResId[id] = this.strId(results, true);
-    this.top = this.nParent[id];
+    const c = this.nc[id >>> NODE_BITS], k = id & NODE_MASK;
+    c.end[k] = index;
+    c.flags[k] |= flags;
+    if (results) c.res[k] = this.strId(results, true);
+    this.top = c.parent[k];
   }
 
   // Append one event. seq below nextSeq is a duplicate (ignored); above it
@@ -158,6 +184,17 @@ export class Trace {
     const i = this.count;
     const c = this.chunkFor(i), k = i & MASK;
     c.type[k] = type; c.t[k] = t; c.a[k] = a; c.b[k] = b; c.p[k] = 0;
+    const bins = this.bins, x = Math.min(BIN_MAX - 1, Math.max(0, Math.floor(t / BIN_NS)));
+    if (x >= bins.n) {
+      if (x >= bins.all.length) {
+        const n = Math.min(BIN_MAX, Math.max(x + 1, bins.all.length * 2));
+        for (const key of ['all', 'calls', 'ops']) { const g = new Uint32Array(n); g.set(bins[key]); bins[key] = g; }
+      }
+      bins.n = x + 1;
+    }
+    bins.all[x]++;
+    if (type === T.call || type === T.host_call) bins.calls[x]++;
+    else if (type === T.op) bins.ops[x]++;
     switch (type) {
       case T.op:
         this.c.ops++;
@@ -167,10 +204,10 @@ export class Trace {
       case T.call: case T.host_call: {
         const host = type === T.host_call;
         // a host frame is one deeper than its caller; depth is not in the event
-        const depth = host ? this.nDepth[this.top] + 1 : b;
+        const depth = host ? this.nDepth(this.top) + 1 : b;
         if (!host) {
           // unwinding we did not see (a throw caught above): pop to depth-1
-          while (this.top !== 0 && this.nDepth[this.top] >= depth) this.closeTop(i, null, 2);
+          while (this.top !== 0 && this.nDepth(this.top) >= depth) this.closeTop(i, null, 2);
           this.c.calls++;
         } else this.c.host_calls++;
         if (depth > this.c.max_depth) this.c.max_depth = depth;
@@ -181,9 +218,9 @@ export class Trace {
       case T.return: case T.host_return: {
         const host = type === T.host_return;
         if (!host) {
-          while (this.top !== 0 && this.nDepth[this.top] > b) this.closeTop(i, null, 2);
+          while (this.top !== 0 && this.nDepth(this.top) > b) this.closeTop(i, null, 2);
           this.closeTop(i, payload, 0);
-        } else if (this.nFlags[this.top] & 1) {
+        } else if (this.nFlags(this.top) & 1) {
           this.closeTop(i, payload, 0);
         }
         this.setPayload(c, k, i, payload, true);
@@ -226,10 +263,10 @@ export class Trace {
     const ty = this.type(i);
     if ((ty === T.return || ty === T.host_return)) {
       // the returning node is the last child of frame whose end is i
-      let kid = this.nLast[n];
-      if (kid >= 0 && this.nEnd[kid] === i) n = kid;
+      let kid = this.nLast(n);
+      if (kid >= 0 && this.nEnd(kid) === i) n = kid;
     }
-    for (; n > 0; n = this.nParent[n]) out.push(n);
+    for (; n > 0; n = this.nParent(n)) out.push(n);
     return out.reverse();
   }
 
@@ -242,18 +279,18 @@ export class Trace {
   // First node whose call is at or after index i (nodes are in call order).
   firstNodeFrom(i) {
     let lo = 1, hi = this.nodes;
-    while (lo < hi) { const m = (lo + hi) >> 1; if (this.nStart[m] < i) lo = m + 1; else hi = m; }
+    while (lo < hi) { const m = (lo + hi) >> 1; if (this.nStart(m) < i) lo = m + 1; else hi = m; }
     return lo;
   }
 
   // Next / previous call event from index i (exclusive); -1 when none.
   nextCall(i) {
     const n = this.firstNodeFrom(i + 1);
-    return n < this.nodes ? this.nStart[n] : -1;
+    return n < this.nodes ? this.nStart(n) : -1;
   }
   prevCall(i) {
     const n = this.firstNodeFrom(i) - 1;
-    return n >= 1 ? this.nStart[n] : -1;
+    return n >= 1 ? this.nStart(n) : -1;
   }
 
   counters() {
