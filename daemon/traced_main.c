@@ -25,6 +25,7 @@
 #include <traced/wasi.h>
 
 #include "cli_values.h"
+#include "debuginfo.h"
 #include "dmn.h"
 #include "export.h"
 #include "record.h"
@@ -61,6 +62,8 @@ static const subcommand subcommands[] = {
      "export STREAM --codetracer DIR --module FILE.wasm",
      "convert a native trace file into a CodeTracer trace directory\n"
      "      (traced export --help; docs/codetracer.md)"},
+    {"debuginfo", dmn_debuginfo_main, "debuginfo [--lines|--funcs|...] FILE.wasm",
+     "print a module's DWARF debug info (docs/vm.md, \"Debug info\")"},
 };
 
 static void usage(FILE *f)

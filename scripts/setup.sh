@@ -18,6 +18,7 @@ packages=(
     check                                 # unit tests
     wabt                                  # wat2wasm, wast2json
     wasi-libc libclang-rt-14-dev-wasm32   # C -> wasm32-wasi test programs
+    llvm-14                               # llvm-dwarfdump: tests/debug/run.sh
     valgrind hyperfine                    # memory checks, benchmarks
     chromium                              # the browser client's test (tests/web)
 )

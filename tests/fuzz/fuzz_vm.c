@@ -2,7 +2,8 @@
  * libFuzzer target for the whole VM pipeline, through the public API only.
  *
  * The input is a module binary. It goes through vm_module_new (decode,
- * validate, compile); if it loads, the module's introspection API is walked,
+ * validate, compile); if it loads, the module's introspection API is walked
+ * (its DWARF debug info too, vm_debug.h),
  * the module is instantiated in a fresh store whose every import is met by a
  * stand-in of the right type (host functions that return zeros, fresh
  * memories, tables and globals), and every exported function is called with
@@ -26,6 +27,7 @@
 #include <string.h>
 
 #include <traced/vm.h>
+#include <traced/vm_debug.h>
 
 /* Store limits for every input: small enough that the worst input still
  * finishes well inside libFuzzer's -timeout and -rss_limit_mb. */
@@ -163,6 +165,57 @@ static void inspect(const vm_module *m)
     }
 }
 
+/* Load the module's DWARF, if any, and walk every table and lookup: a
+ * malformed section must be an error, never a bad read. */
+static void inspect_debug(const vm_module *m)
+{
+    char err[FUZZ_ERRLEN];
+    vm_debug *d = NULL;
+    const vm_debug_row *rows;
+    size_t n;
+    int rc;
+
+    memset(err, 0x55, sizeof err);
+    err[sizeof err - 1] = '\0';
+    rc = vm_debug_new(m, &d, err, sizeof err);
+    check_errbuf(err, "vm_debug_new message terminated");
+    if (rc != 0) {
+        if (rc != VM_ERR_NOT_FOUND && rc != VM_ERR_MALFORMED &&
+            rc != VM_ERR_LIMIT && rc != VM_ERR_NOMEM)
+            contract_failed("vm_debug_new error code", rc);
+        if (d != NULL)
+            contract_failed("vm_debug_new failed but set out", rc);
+        return;
+    }
+    rows = vm_debug_rows(d, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && rows[i].offset < rows[i - 1].offset)
+            contract_failed("debug rows sorted by offset", 0);
+        if (rows[i].file != VM_DEBUG_NONE &&
+            !vm_debug_file_path(d, rows[i].file))
+            contract_failed("debug row file in the file table", 0);
+        (void)vm_debug_row_at(d, rows[i].offset);
+        (void)vm_debug_step_at(d, rows[i].offset);
+        (void)vm_debug_subprogram_at(d, rows[i].offset);
+    }
+    for (uint32_t i = 0; i < vm_debug_func_count(d); i++) {
+        const vm_debug_row *steps;
+        (void)vm_debug_func(d, i);
+        (void)vm_debug_func_steps(d, i, &steps, &n);
+    }
+    for (uint32_t i = 0; i < vm_debug_subprogram_count(d); i++) {
+        const vm_debug_subprogram *s = vm_debug_subprogram_get(d, i);
+        (void)vm_debug_type_resolve(d, s->return_type);
+        for (uint32_t k = 0; k < s->nparams; k++)
+            (void)vm_debug_type_resolve(d, s->params[k].type);
+        for (uint32_t k = 0; k < s->nvars; k++)
+            (void)vm_debug_type_resolve(d, s->vars[k].type);
+    }
+    for (uint32_t i = 0; i < vm_debug_type_count(d); i++)
+        (void)vm_debug_type_resolve(d, i);
+    vm_debug_free(d);
+}
+
 static void call_exports(vm_store *s, const vm_module *m, vm_instance *inst)
 {
     uint32_t n = vm_module_export_count(m);
@@ -253,6 +306,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     inspect(m);
+    inspect_debug(m);
 
     if (vm_store_new(&limits, &s) != 0)
         goto out; /* out of memory: nothing to test */

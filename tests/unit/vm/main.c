@@ -17,14 +17,17 @@ Suite *simd_suite(void) __attribute__((weak));
 Suite *listing_suite(void) __attribute__((weak));
 Suite *eh_suite(void) __attribute__((weak));
 Suite *trace_suite(void) __attribute__((weak));
+Suite *dwarf_suite(void) __attribute__((weak));
 
 int main(void)
 {
     Suite *(*suites[])(void) = {decode_suite, validate_suite, compile_suite,
                                 interp_suite, runtime_suite, listing_suite,
-                                eh_suite, simd_suite, trace_suite};
+                                eh_suite, simd_suite, trace_suite,
+                                dwarf_suite};
     const char *names[] = {"decode", "validate", "compile", "interp",
-                           "runtime", "listing", "eh", "simd", "trace"};
+                           "runtime", "listing", "eh", "simd", "trace",
+                           "dwarf"};
     SRunner *sr = NULL;
     int failed, missing = 0;
 
