@@ -69,17 +69,25 @@ typedef struct vm__code {
     uint32_t func_idx;      /* the function's index in its module */
     /*
      * The tracing variants of this body (interp.c's run_traced has its
-     * own dispatch table, so it cannot run these words): VM_CODE_TRACED,
-     * the same code threaded for run_traced, and VM_CODE_INSTRUMENTED,
-     * with a TRACE_OP before every wasm instruction. Compiled on first
-     * traced use by vm__code_variant and published with a compare-and-
-     * swap, so stores on several threads may share the module; owned,
-     * freed with this code. Always NULL in a variant.
+     * own dispatch table, so it cannot run these words), indexed by a
+     * set of VM_CODE_* bits: VM_CODE_TRACED (none), the same code
+     * threaded for run_traced; VM_CODE_INSTRUMENTED, with a TRACE_OP
+     * before every wasm instruction; VM_CODE_STEPPED, with a TRACE_STEP
+     * at every step point of the module (docs/vm.md, "Step points");
+     * both bits, both markers. Compiled on first traced use by
+     * vm__code_variant and published with a compare-and-swap, so stores
+     * on several threads may share the module; owned, freed with this
+     * code. Always NULL in a variant.
      */
-    _Atomic(struct vm__code *) variants[2];
+    _Atomic(struct vm__code *) variants[4];
 } vm__code;
 
-enum { VM_CODE_TRACED = 0, VM_CODE_INSTRUMENTED = 1 };
+enum {
+    VM_CODE_TRACED = 0,
+    VM_CODE_INSTRUMENTED = 1,
+    VM_CODE_STEPPED = 2,
+    VM_CODE_VARIANTS = 4
+};
 
 /*
  * The variant (VM_CODE_*) of wasm function f's body, compiling it on

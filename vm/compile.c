@@ -293,8 +293,15 @@ typedef struct comp {
     uint32_t fuel_count;
 
     /* Tracing variants (vm__code_variant): thread for run_traced, and
-     * with instrument, put a TRACE_OP before every live wasm instruction. */
-    bool traced, instrument;
+     * with instrument, put a TRACE_OP before every live wasm instruction;
+     * with stepped, a TRACE_STEP at every step point of the module
+     * (steps[0 .. nsteps), sorted; step_next is the cursor of the body
+     * walk; step_in_final_ends: a point lies in the final run of ends,
+     * see ret_equiv). */
+    bool traced, instrument, stepped;
+    const uint32_t *steps;
+    uint32_t nsteps, step_next;
+    bool step_in_final_ends;
 } comp;
 
 static void set_error(comp *c, int code, const char *what)
@@ -859,8 +866,9 @@ static void place_skip(comp *c, uint32_t pos)
 static bool ret_equiv(const comp *c, const ctl *f)
 {
     /* Instrumented code keeps the branch, so that the end markers it
-     * passes on the way out fire as they do for any other block. */
-    if (c->instrument)
+     * passes on the way out fire as they do for any other block; so does
+     * stepped code when one of those ends is a step point. */
+    if (c->instrument || c->step_in_final_ends)
         return f->kind == CTL_FUNC;
     return f->kind == CTL_FUNC ||
            (f->kind != CTL_LOOP && f->base == 0 && f->ord < c->nblocks &&
@@ -1857,6 +1865,82 @@ static void prescan(comp *c)
     }
 }
 
+/* ---- Step points (stepped code) -------------------------------------- */
+
+/* Is off a step point? Offsets come in increasing order (the body walk),
+ * so a cursor replaces the search. */
+static bool at_step_point(comp *c, uint32_t off)
+{
+    while (c->step_next < c->nsteps && c->steps[c->step_next] < off)
+        c->step_next++;
+    return c->step_next < c->nsteps && c->steps[c->step_next] == off;
+}
+
+/*
+ * Where a step point's marker goes. Before the instruction, as a rule;
+ * but the structure instructions that branches land on get theirs where
+ * the branches land, so that the point fires on every arrival: a loop's
+ * after its header label (on entry and on every back edge), a block's
+ * end (or delegate) after its label (on fallthrough and on every branch
+ * to the block), else at the start of the else arm and catch at its
+ * handler (not when the part before falls into them: that part jumps to
+ * the end). The function's final end keeps its marker before the return:
+ * only fallthrough reaches it.
+ */
+static bool step_lands_after(const comp *c, vm__opcode op)
+{
+    switch (op) {
+    case VM_OP_LOOP:
+    case VM_OP_ELSE:
+    case VM_OP_CATCH:
+    case VM_OP_CATCH_ALL:
+    case VM_OP_DELEGATE:
+        return true;
+    case VM_OP_END:
+        return c->ncs > 1;
+    default:
+        return false;
+    }
+}
+
+/* The marker of the point at_step_point found (the cursor's). */
+static void emit_step(comp *c)
+{
+    emit_op(c, VM_IOP_TRACE_STEP);
+    emit_w(c, c->cur_off);
+    emit_w(c, c->step_next);
+}
+
+/* The first step point at or after off. */
+static uint32_t step_lower_bound(const comp *c, uint32_t off)
+{
+    uint32_t lo = 0, hi = c->nsteps;
+
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (c->steps[mid] < off)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Position the step cursor at the body, and see whether a point lies in
+ * its final run of ends (after prescan; ret_equiv). */
+static void steps_begin(comp *c)
+{
+    uint32_t body = (uint32_t)(c->fn->body - c->m->bytes), k;
+
+    c->step_next = step_lower_bound(c, body);
+    c->step_in_final_ends = false;
+    if (c->final_ends == NONE32)
+        return;
+    k = step_lower_bound(c, body + c->final_ends);
+    c->step_in_final_ends =
+        k < c->nsteps && c->steps[k] - body < c->fn->body_len;
+}
+
 static int compile_body(comp *c)
 {
     const uint8_t *p = c->fn->body, *end = p + c->fn->body_len;
@@ -1885,6 +1969,7 @@ static int compile_body(comp *c)
         uint8_t prefix = 0;
         uint32_t code = *p++;
         vm__opcode op;
+        bool step, step_after;
 
         if (code == 0xfc || code == 0xfd) {
             prefix = (uint8_t)code;
@@ -1928,12 +2013,18 @@ static int compile_body(comp *c)
          * which turns off compare fusion and loop fuel sharing (both need
          * adjacent code); result retargeting stays valid.
          */
+        step = c->stepped && at_step_point(c, c->cur_off);
+        step_after = step && step_lands_after(c, op);
+        if (step && !step_after && !c->cs[c->ncs - 1].unreachable)
+            emit_step(c);
         if (c->instrument && !c->cs[c->ncs - 1].unreachable) {
             emit_op(c, VM_IOP_TRACE_OP);
             emit_w(c, prefix ? VM_TRACE_OPCODE(prefix, code) : code);
             emit_w(c, c->cur_off);
         }
         compile_op(c, op, &p, end);
+        if (step_after && c->ncs > 0 && !c->cs[c->ncs - 1].unreachable)
+            emit_step(c);
     }
     fuel_close(c);
     return c->status;
@@ -2043,6 +2134,8 @@ static int compile_func(comp *c, const vm__func *fn, vm__code **out)
     *out = NULL;
     comp_reset(c, fn);
     prescan(c); /* before layout_locals: it counts the exception locals */
+    if (c->stepped)
+        steps_begin(c);
     if (c->status || layout_locals(c) || compile_body(c))
         return c->status;
     temp_base = (uint64_t)c->nlocal_slots + c->nconsts;
@@ -2103,9 +2196,17 @@ void vm__code_free(vm__code *code)
     vm__free(code->consts);
     vm__free(code->srcmap);
     vm__free(code->handlers);
-    for (int i = 0; i < 2; i++)
-        vm__code_free(atomic_load_explicit(&code->variants[i],
-                                           memory_order_acquire));
+    for (int i = 0; i < VM_CODE_VARIANTS; i++) {
+        vm__code *v = atomic_load_explicit(&code->variants[i],
+                                           memory_order_acquire);
+        bool shared = false;
+        /* A stepped slot may hold the unstepped variant (no points). */
+        for (int k = 0; k < i && v; k++)
+            shared |= v == atomic_load_explicit(&code->variants[k],
+                                                memory_order_acquire);
+        if (!shared)
+            vm__code_free(v);
+    }
     vm__free(code);
 }
 
@@ -2138,12 +2239,30 @@ const vm__code *vm__code_variant(const struct vm_func *f, unsigned which)
     comp *c;
     int rc;
 
+    /* Without step points stepped code is the code without them: share
+     * that variant rather than compile a copy. */
+    if ((which & VM_CODE_STEPPED) && m->nstep_points == 0) {
+        const vm__code *same = atomic_load_explicit(
+            &base->variants[which & ~VM_CODE_STEPPED], memory_order_acquire);
+        if (!same)
+            same = vm__code_variant(f, which & ~VM_CODE_STEPPED);
+        if (!same)
+            return NULL;
+        if (!atomic_compare_exchange_strong_explicit(
+                &base->variants[which], &expected, (vm__code *)same,
+                memory_order_acq_rel, memory_order_acquire))
+            return expected;
+        return same;
+    }
     c = vm__calloc(1, sizeof *c);
     if (!c)
         return NULL;
     c->m = m;
     c->traced = true;
-    c->instrument = which == VM_CODE_INSTRUMENTED;
+    c->instrument = (which & VM_CODE_INSTRUMENTED) != 0;
+    c->stepped = (which & VM_CODE_STEPPED) != 0;
+    c->steps = m->step_points;
+    c->nsteps = m->nstep_points;
     rc = compile_func(c, &m->funcs[f->func_idx - m->nfuncs_imported], &v);
     comp_free(c);
     if (rc)

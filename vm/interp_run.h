@@ -59,7 +59,8 @@ static VM_NOCLONE int RUN(vm_store *s, vm_func *f, vm__slot *sp,
     int rc;
 #if VM_TRACED
     /* The hooks, and which variant of each body runs: the instrumented
-     * one only when someone wants every op. top_returned: the running
+     * one only when someone wants every op, the stepped one only when
+     * someone wants steps. top_returned: the running
      * frame already had its ret (a tail call to a host that failed). */
     const vm_tracer *tr;
     unsigned variant;
@@ -72,7 +73,8 @@ static VM_NOCLONE int RUN(vm_store *s, vm_func *f, vm__slot *sp,
     }
 #if VM_TRACED
     tr = s->tracer;
-    variant = tr->op ? VM_CODE_INSTRUMENTED : VM_CODE_TRACED;
+    variant = (tr->op ? VM_CODE_INSTRUMENTED : VM_CODE_TRACED) |
+              (tr->step ? VM_CODE_STEPPED : VM_CODE_TRACED);
 #endif
 
     if (!s->frames && (rc = grow_frames(s)) != 0)
@@ -1335,6 +1337,18 @@ l_base:
     HANDLE_OP(TRACE_OP) {
 #if VM_TRACED
         tr->op(tr->user, pc[1], pc[2]);
+#endif
+        NEXT(3);
+    }
+
+    /* Control reached the step point at module offset pc[1] (index pc[2]
+     * among the module's points) in the frame at depth fr - s->frames
+     * (as trace_call counts it); only
+     * stepped code (VM_CODE_STEPPED) has these, and only run_traced runs
+     * it, with a step hook set. */
+    HANDLE_OP(TRACE_STEP) {
+#if VM_TRACED
+        tr->step(tr->user, pc[1], pc[2], (uint32_t)(fr - s->frames));
 #endif
         NEXT(3);
     }

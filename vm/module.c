@@ -6,6 +6,7 @@
  * introspection functions hand out is borrowed from it and lives until
  * vm_module_free().
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "module_int.h"
@@ -132,6 +133,7 @@ void vm__module_release(vm_module *m)
     }
     vm__free(m->names.locals);
     vm__free(m->names.nlocal_names);
+    vm__free(m->step_points);
 
     /* Leave bytes/len/features: the caller owns the copy. */
     {
@@ -330,4 +332,41 @@ int vm_module_custom(const vm_module *m, uint32_t i, const char **name,
     if (len)
         *len = m->customs[i].len;
     return 0;
+}
+
+/* ---- Step points -------------------------------------------------------- */
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+int vm_module_set_step_points(vm_module *m, const uint32_t *offsets,
+                              uint32_t n)
+{
+    uint32_t *pts, k = 0;
+
+    if (!m || (n && !offsets) || m->step_points)
+        return VM_ERR_ARG;
+    if (n == 0)
+        return 0;
+    pts = vm__malloc((size_t)n * sizeof *pts);
+    if (!pts)
+        return VM_ERR_NOMEM;
+    memcpy(pts, offsets, (size_t)n * sizeof *pts);
+    qsort(pts, n, sizeof *pts, cmp_u32);
+    for (uint32_t i = 0; i < n; i++)
+        if (k == 0 || pts[k - 1] != pts[i])
+            pts[k++] = pts[i];
+    m->step_points = pts;
+    m->nstep_points = k;
+    return 0;
+}
+
+const uint32_t *vm_module_step_points(const vm_module *m, uint32_t *n)
+{
+    *n = m ? m->nstep_points : 0;
+    return m ? m->step_points : NULL;
 }

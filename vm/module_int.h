@@ -225,6 +225,11 @@ struct vm_module {
     uint32_t ncustoms;
     vm__custom *customs;
     vm__names names;
+
+    /* Step points (vm_module_set_step_points): sorted, unique module
+     * offsets; owned. Set once, before stepped code is compiled. */
+    uint32_t *step_points;
+    uint32_t nstep_points;
 };
 
 /* Pipeline stages, each returning 0 or a VM_ERR_* with a message. */

@@ -51,6 +51,17 @@ static void count_trap(void *user, int code, const char *message)
     c->traps++;
 }
 
+static void count_step(void *user, uint32_t offset, uint32_t point,
+                       uint32_t depth)
+{
+    vm_trace_counts *c = user;
+
+    (void)offset;
+    (void)point;
+    (void)depth;
+    c->steps++;
+}
+
 void vm_trace_counts_init(vm_tracer *t, vm_trace_counts *c, bool with_ops)
 {
     memset(t, 0, sizeof *t);
@@ -61,6 +72,12 @@ void vm_trace_counts_init(vm_tracer *t, vm_trace_counts *c, bool with_ops)
     t->host_call = count_host_call;
     t->throw_ = count_throw;
     t->trap = count_trap;
+}
+
+void vm_trace_counts_with_steps(vm_tracer *t, vm_trace_counts *c)
+{
+    t->step = count_step;
+    c->with_steps = true;
 }
 
 size_t vm_trace_counts_format(const vm_trace_counts *c, char *buf,
@@ -74,5 +91,11 @@ size_t vm_trace_counts_format(const vm_trace_counts *c, char *buf,
                      (unsigned long long)c->host_calls, c->max_depth,
                      (unsigned long long)c->throws,
                      (unsigned long long)c->traps);
-    return n < 0 ? 0 : (size_t)n;
+    int m = 0;
+
+    if (n >= 0 && c->with_steps)
+        m = snprintf((size_t)n < len ? buf + n : NULL,
+                     (size_t)n < len ? len - (size_t)n : 0, " steps=%llu",
+                     (unsigned long long)c->steps);
+    return n < 0 || m < 0 ? 0 : (size_t)n + (size_t)m;
 }

@@ -322,6 +322,16 @@ int vm_func_call(vm_store *s, vm_func *f, const vm_val *args, uint32_t nargs,
  *   trap         the call is ending with error code (a trap, FUEL,
  *                CANCELLED; not EXCEPTION or EXIT), fired once where it
  *                is raised, before the unwound returns.
+ *   step         control reached a step point of the running function's
+ *                module (vm_module_set_step_points): its byte offset in
+ *                the module, before the instruction there runs, its
+ *                index in vm_module_step_points, and the running frame's
+ *                depth (as call's). Fires on
+ *                fallthrough and where a branch lands on the point
+ *                (docs/vm.md, "Step points"). Setting step switches the
+ *                call to stepped code, which costs a marker at each point
+ *                and nothing elsewhere; a module without step points runs
+ *                its plain traced code.
  *
  * Every call has exactly one ret and every host_call one host_return, so
  * consumers can always balance the tree.
@@ -373,7 +383,25 @@ typedef struct vm_tracer {
     void (*host_return)(void *user, const vm_trace_frame *f);
     void (*throw_)(void *user, const vm_trace_throw *t);
     void (*trap)(void *user, int code, const char *message);
+    void (*step)(void *user, uint32_t offset, uint32_t point,
+                 uint32_t depth);
 } vm_tracer;
+
+/*
+ * Step points of module m: byte offsets in the module of wasm
+ * instructions (a debug line table's statement rows, say) where a
+ * tracer's step hook fires. offsets are copied; any order, duplicates
+ * allowed; an offset where no instruction of a defined function starts
+ * never fires. Set them once, before the first traced call with a step
+ * hook (stepped code is compiled with them on first use and cached in the
+ * module) and before other threads use m: VM_ERR_ARG when m already has
+ * step points, VM_ERR_NOMEM.
+ */
+int vm_module_set_step_points(vm_module *m, const uint32_t *offsets,
+                              uint32_t n);
+/* The module's step points, sorted and unique, borrowed from m; *n gets
+ * their count. NULL and 0 when it has none. */
+const uint32_t *vm_module_step_points(const vm_module *m, uint32_t *n);
 
 /* vm_func_call with tracer t (borrowed for the call; NULL = untraced). */
 int vm_func_call_traced(vm_store *s, vm_func *f, const vm_val *args,
@@ -395,11 +423,17 @@ int vm_instance_new_traced(vm_store *s, const vm_module *m,
 typedef struct vm_trace_counts {
     uint64_t ops, calls, host_calls, throws, traps;
     uint32_t max_depth;
+    uint64_t steps;
+    bool with_steps; /* steps are counted (vm_trace_counts_with_steps) */
 } vm_trace_counts;
 
 void vm_trace_counts_init(vm_tracer *t, vm_trace_counts *c, bool with_ops);
-/* "trace: ops=N calls=N host_calls=N max_depth=N throws=N traps=N",
- * snprintf-style; returns the length it needed. */
+/* After vm_trace_counts_init: count step events too (sets t->step, so
+ * the run uses stepped code where its modules have step points). */
+void vm_trace_counts_with_steps(vm_tracer *t, vm_trace_counts *c);
+/* "trace: ops=N calls=N host_calls=N max_depth=N throws=N traps=N", then
+ * " steps=N" when steps are counted; snprintf-style; returns the length
+ * it needed. */
 size_t vm_trace_counts_format(const vm_trace_counts *c, char *buf,
                               size_t len);
 

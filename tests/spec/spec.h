@@ -44,7 +44,8 @@ typedef struct spec_options {
     size_t nxfail;
     const char *xfail_path; /* for messages; borrowed */
     /* --trace: run every call and instantiation through the tracer hooks
-     * (1 calls, 2 ops too) with a tracer that checks they balance. */
+     * (1 calls, 2 ops too, 3 steps too: every offset of every module a
+     * step point) with a tracer that checks they balance. */
     int trace;
 } spec_options;
 

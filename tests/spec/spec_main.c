@@ -64,8 +64,9 @@ static void usage(FILE *f)
             "(default 5)\n"
             "  --no-fork             run files in this process (for a "
             "debugger)\n"
-            "  --trace calls|ops     run traced, checking that the hooks "
-            "balance\n"
+            "  --trace calls|ops|steps  run traced, checking that the "
+            "hooks balance\n"
+            "                        (steps: every offset a step point)\n"
             "  -h, --help            this text\n"
             "\n"
             "exit status: 0 all passed, 1 failures, 2 usage or wast2json "
@@ -419,8 +420,12 @@ int main(int argc, char **argv)
             i++;
         } else if (strcmp(a, "--trace") == 0 && i + 1 < argc &&
                    (strcmp(argv[i + 1], "calls") == 0 ||
-                    strcmp(argv[i + 1], "ops") == 0)) {
-            r.opt.trace = strcmp(argv[++i], "ops") == 0 ? 2 : 1;
+                    strcmp(argv[i + 1], "ops") == 0 ||
+                    strcmp(argv[i + 1], "steps") == 0)) {
+            i++;
+            r.opt.trace = strcmp(argv[i], "ops") == 0     ? 2
+                          : strcmp(argv[i], "steps") == 0 ? 3
+                                                          : 1;
         } else if (strcmp(a, "--no-fork") == 0) {
             r.fork_per_file = false;
         } else if (a[0] == '-') {

@@ -86,6 +86,19 @@ static void check_op(void *user, uint32_t opcode, uint32_t offset)
     (void)offset;
 }
 
+/* --trace steps: every offset is a point (point == offset), and a step
+ * runs in the innermost open frame. */
+static void check_step(void *user, uint32_t offset, uint32_t point,
+                       uint32_t depth)
+{
+    struct trace_check *k = user;
+
+    if (point != offset)
+        check_fail(k, "step point index", point, offset);
+    if (depth != k->depth)
+        check_fail(k, "step", depth, k->depth);
+}
+
 static void check_call(void *user, const vm_trace_frame *f)
 {
     struct trace_check *k = user;
@@ -135,6 +148,7 @@ static const vm_tracer *trace_begin(script *sc)
     memset(&sc->tracer, 0, sizeof sc->tracer);
     sc->tracer.user = &sc->check;
     sc->tracer.op = sc->opt->trace == 2 ? check_op : NULL;
+    sc->tracer.step = sc->opt->trace == 3 ? check_step : NULL;
     sc->tracer.call = check_call;
     sc->tracer.ret = check_ret;
     sc->tracer.host_call = check_host_call;
@@ -430,6 +444,28 @@ static int read_file(const char *path, uint8_t **out, size_t *len)
 
 /* Load a module file named by the script. The module is kept (and freed
  * after the store) so that instances may refer to it. */
+/* --trace steps: make every byte offset of m (len bytes) a step point, so
+ * that every instruction has a marker; m is freed on failure. */
+static int all_step_points(vm_module **m, size_t len, char *err,
+                           size_t errlen)
+{
+    uint32_t *all = malloc((len + 1) * sizeof *all);
+    int rc;
+
+    for (size_t k = 0; all && k < len; k++)
+        all[k] = (uint32_t)k;
+    rc = all ? vm_module_set_step_points(*m, all, (uint32_t)len)
+             : VM_ERR_NOMEM;
+    free(all);
+    if (rc) {
+        snprintf(err, errlen, "runner cannot set step points: %s",
+                 vm_strerror(rc));
+        vm_module_free(*m);
+        *m = NULL;
+    }
+    return rc;
+}
+
 static int load_module(script *sc, const char *filename, vm_module **out,
                        char *err, size_t errlen)
 {
@@ -453,6 +489,8 @@ static int load_module(script *sc, const char *filename, vm_module **out,
     }
     err[0] = '\0';
     rc = vm_module_new(bytes, len, &lo, out, err, errlen);
+    if (rc == 0 && sc->opt->trace == 3)
+        rc = all_step_points(out, len, err, errlen);
     free(bytes);
     if (rc == 0) {
         sc->modules = grow(sc->modules, &sc->capmodules, sc->nmodules,

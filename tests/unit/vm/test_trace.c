@@ -52,6 +52,42 @@
  *       (catch $e)))
  *   (func (export "uncaught") (param i32) (call $mid (local.get 0))))
  */
+/*
+ * step.wat, for the step points (offsets from wasm-objdump -d in the
+ * comments of the tests below; function indices: host 0, loop 1, sel 2,
+ * fib 3, callhost 4, boom 5, trap 6, cond 7, fin 8):
+ *
+ * (module
+ *   (import "env" "host" (func $host (param i32) (result i32)))
+ *   (func $loop (export "loop") (param $k i32) (result i32)
+ *     (local $i i32)
+ *     (block $out
+ *       (loop $top
+ *         (br_if $out (i32.ge_u (local.get $i) (local.get $k)))
+ *         (local.set $i (i32.add (local.get $i) (i32.const 1)))
+ *         (br $top)))
+ *     (local.get $i))
+ *   (func $sel (export "sel") (param i32) (result i32)
+ *     (if (result i32) (local.get 0)
+ *       (then (i32.const 10))
+ *       (else (i32.const 20))))
+ *   (func $fib (export "fib") ...as in core.wat...)
+ *   (func $callhost (export "callhost") (param i32) (result i32)
+ *     (i32.add (call $host (local.get 0)) (i32.const 1)))
+ *   (func $boom (param i32) (result i32)
+ *     (drop (local.get 0))
+ *     (unreachable))
+ *   (func (export "trap") (result i32)
+ *     (i32.const 3)
+ *     (call $boom))
+ *   (func $cond (export "cond") (param i32) (result i32)
+ *     (block $b
+ *       (br_if $b (i32.eqz (local.get 0)))
+ *       (return (i32.const 1)))
+ *     (i32.const 0))
+ *   (func (export "fin") (param i32)
+ *     (block $b (br_if $b (local.get 0)) (nop))))
+ */
 #include <check.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -97,6 +133,28 @@ static const uint8_t eh_wasm[] = {
   0x0b, 0x06, 0x00, 0x20, 0x00, 0x10, 0x01, 0x0b
 };
 
+static const uint8_t step_wasm[] = {
+  0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x0e, 0x03, 0x60,
+  0x01, 0x7f, 0x01, 0x7f, 0x60, 0x00, 0x01, 0x7f, 0x60, 0x01, 0x7f, 0x00,
+  0x02, 0x0c, 0x01, 0x03, 0x65, 0x6e, 0x76, 0x04, 0x68, 0x6f, 0x73, 0x74,
+  0x00, 0x00, 0x03, 0x09, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00,
+  0x02, 0x07, 0x33, 0x07, 0x04, 0x6c, 0x6f, 0x6f, 0x70, 0x00, 0x01, 0x03,
+  0x73, 0x65, 0x6c, 0x00, 0x02, 0x03, 0x66, 0x69, 0x62, 0x00, 0x03, 0x08,
+  0x63, 0x61, 0x6c, 0x6c, 0x68, 0x6f, 0x73, 0x74, 0x00, 0x04, 0x04, 0x74,
+  0x72, 0x61, 0x70, 0x00, 0x06, 0x04, 0x63, 0x6f, 0x6e, 0x64, 0x00, 0x07,
+  0x03, 0x66, 0x69, 0x6e, 0x00, 0x08, 0x0a, 0x7b, 0x08, 0x1c, 0x01, 0x01,
+  0x7f, 0x02, 0x40, 0x03, 0x40, 0x20, 0x01, 0x20, 0x00, 0x4f, 0x0d, 0x01,
+  0x20, 0x01, 0x41, 0x01, 0x6a, 0x21, 0x01, 0x0c, 0x00, 0x0b, 0x0b, 0x20,
+  0x01, 0x0b, 0x0c, 0x00, 0x20, 0x00, 0x04, 0x7f, 0x41, 0x0a, 0x05, 0x41,
+  0x14, 0x0b, 0x0b, 0x1c, 0x00, 0x20, 0x00, 0x41, 0x02, 0x49, 0x04, 0x7f,
+  0x20, 0x00, 0x05, 0x20, 0x00, 0x41, 0x01, 0x6b, 0x10, 0x03, 0x20, 0x00,
+  0x41, 0x02, 0x6b, 0x10, 0x03, 0x6a, 0x0b, 0x0b, 0x09, 0x00, 0x20, 0x00,
+  0x10, 0x00, 0x41, 0x01, 0x6a, 0x0b, 0x06, 0x00, 0x20, 0x00, 0x1a, 0x00,
+  0x0b, 0x06, 0x00, 0x41, 0x03, 0x10, 0x05, 0x0b, 0x0f, 0x00, 0x02, 0x40,
+  0x20, 0x00, 0x45, 0x0d, 0x00, 0x41, 0x01, 0x0f, 0x0b, 0x41, 0x00, 0x0b,
+  0x0a, 0x00, 0x02, 0x40, 0x20, 0x00, 0x0d, 0x00, 0x01, 0x0b, 0x0b
+};
+
 /* ---- A tracer that writes every event into a log ---------------------- */
 
 typedef struct tlog {
@@ -104,6 +162,8 @@ typedef struct tlog {
     size_t len;
     uint32_t ops[64][2]; /* first ops: opcode, offset */
     size_t nops;
+    const vm_module *m; /* for steps: the module whose points they are */
+    uint32_t npoints;
 } tlog;
 
 static void __attribute__((format(printf, 2, 3)))
@@ -202,6 +262,30 @@ static void log_trap(void *user, int code, const char *message)
 
     ck_assert_ptr_nonnull(message);
     tlog_add(l, "trap %s; ", vm_err_name(code));
+}
+
+/* A step logs its offset, and its depth when that is not 1. Its point
+ * index is the offset's position among the module's points. */
+static void log_step(void *user, uint32_t offset, uint32_t point,
+                     uint32_t depth)
+{
+    tlog *l = user;
+
+    ck_assert_uint_eq(vm_module_step_points(l->m, &l->npoints)[point],
+                      offset);
+    if (depth == 1)
+        tlog_add(l, "s%x; ", offset);
+    else
+        tlog_add(l, "s%x d%u; ", offset, depth);
+}
+
+/* With both op and step: the ops go into the log too, as o<offset>. */
+static void log_op_inline(void *user, uint32_t opcode, uint32_t offset)
+{
+    tlog *l = user;
+
+    (void)opcode;
+    tlog_add(l, "o%x; ", offset);
 }
 
 static void tlog_init(tlog *l, vm_tracer *t, bool ops)
@@ -537,6 +621,248 @@ START_TEST(test_throw_uncaught)
 }
 END_TEST
 
+/* ---- Step points --------------------------------------------------------- */
+
+/* Open bytes with step points pts, call export name (arg may be NULL),
+ * traced with step (and op too when ops), and compare the log. */
+static void check_steps(const uint8_t *bytes, size_t len, uint32_t features,
+                        const uint32_t *pts, uint32_t npts, const char *name,
+                        const int32_t *arg, int want_rc, int32_t want_result,
+                        bool ops, const char *want_log)
+{
+    fixture fx;
+    vm_tracer t;
+    tlog l;
+    int32_t r = -1;
+
+    fx_open(&fx, bytes, len, features, NULL);
+    ck_assert_int_eq(vm_module_set_step_points(fx.m, pts, npts), 0);
+    tlog_init(&l, &t, false);
+    l.m = fx.m;
+    t.step = log_step;
+    if (ops)
+        t.op = log_op_inline;
+    ck_assert_int_eq(fx_call(&fx, name, arg, &r, &t), want_rc);
+    if (want_rc == 0)
+        ck_assert_int_eq(r, want_result);
+    ck_assert_str_eq(l.buf, want_log);
+    fx_close(&fx);
+}
+
+/* loop: the point on `loop` (0x6f) sits at the loop header, so it fires on
+ * entry and on each back edge, as does the one on the first instruction
+ * of the body (0x71); 0x7a (i32.const, which emits no code) fires in
+ * order; the block's end (0x82) fires where br_if lands; 0x83 after it.
+ * The loop's own end (0x81) is never reached (br 0 comes first) and 0x6c
+ * is no instruction (the locals): neither fires. */
+START_TEST(test_step_loop)
+{
+    static const uint32_t pts[] = {0x83, 0x6f, 0x71, 0x7a, 0x81, 0x82,
+                                   0x6c, 0x71};
+    int32_t k = 2;
+
+    check_steps(step_wasm, sizeof step_wasm, 0, pts, 8, "loop", &k, 0, 2,
+                false,
+                "call 1 d1 (2); s6f; s71; s7a; s6f; s71; s7a; s6f; s71; "
+                "s82; s83; ret 1 d1 = 2; ");
+}
+END_TEST
+
+/* With op too (both markers): a step comes before its instruction's op;
+ * the loop's and the block end's steps sit after their labels, so after
+ * the loop op and not before the end (whose op a branch skips). */
+START_TEST(test_step_with_ops)
+{
+    static const uint32_t pts[] = {0x6f, 0x71, 0x82};
+    int32_t k = 1;
+
+    check_steps(step_wasm, sizeof step_wasm, 0, pts, 3, "loop", &k, 0, 1,
+                true,
+                "call 1 d1 (1); o6d; o6f; s6f; s71; o71; o73; o75; o76; "
+                "o78; o7a; o7c; o7d; o7f; s6f; s71; o71; o73; o75; o76; "
+                "s82; o83; o85; ret 1 d1 = 1; ");
+}
+END_TEST
+
+/* if/else: else's point (0x8e) fires when the else arm is entered, not
+ * when the then arm ends; the end's (0x91) on both paths. */
+START_TEST(test_step_if_else)
+{
+    static const uint32_t pts[] = {0x8a, 0x8e, 0x91, 0x92};
+    int32_t one = 1, zero = 0;
+
+    check_steps(step_wasm, sizeof step_wasm, 0, pts, 4, "sel", &one, 0, 10,
+                false, "call 2 d1 (1); s8a; s91; s92; ret 2 d1 = 10; ");
+    check_steps(step_wasm, sizeof step_wasm, 0, pts, 4, "sel", &zero, 0, 20,
+                false, "call 2 d1 (0); s8a; s8e; s91; s92; ret 2 d1 = 20; ");
+}
+END_TEST
+
+/* Calls in between: fib(2) with points at its entry (0x95), between its
+ * two calls (0xa6) and at the if's end (0xae). */
+START_TEST(test_step_calls)
+{
+    static const uint32_t pts[] = {0x95, 0xa6, 0xae};
+    int32_t n = 2;
+
+    check_steps(step_wasm, sizeof step_wasm, 0, pts, 3, "fib", &n, 0, 1,
+                false,
+                "call 3 d1 (2); s95; call 3 d2 (1); s95 d2; sae d2; "
+                "ret 3 d2 = 1; sa6; call 3 d2 (0); s95 d2; sae d2; "
+                "ret 3 d2 = 0; sae; ret 3 d1 = 1; ");
+}
+END_TEST
+
+START_TEST(test_step_host_call)
+{
+    static const uint32_t pts[] = {0xb2, 0xb6};
+    int32_t n = 5;
+
+    check_steps(step_wasm, sizeof step_wasm, 0, pts, 2, "callhost", &n, 0,
+                11, false,
+                "call 4 d1 (5); sb2; host 0 d1 (5); host_ret 0 d1 = 10; "
+                "sb6; ret 4 d1 = 11; ");
+}
+END_TEST
+
+/* A trap: the unreachable's point fires before it traps; the dead end
+ * after it (0xc0) has no marker. */
+START_TEST(test_step_trap)
+{
+    static const uint32_t pts[] = {0xc3, 0xbf, 0xc0};
+
+    check_steps(step_wasm, sizeof step_wasm, 0, pts, 3, "trap", NULL,
+                VM_ERR_TRAP_UNREACHABLE, 0, false,
+                "call 6 d1 (); sc3; call 5 d2 (3); sbf d2; "
+                "trap TRAP_UNREACHABLE; ret 5 d2 unwound; "
+                "ret 6 d1 unwound; ");
+}
+END_TEST
+
+/* A taken br_if lands on the block's end (0xd4); return skips it. */
+START_TEST(test_step_branch_lands)
+{
+    static const uint32_t pts[] = {0xd3, 0xd4, 0xd5};
+    int32_t zero = 0, one = 1;
+
+    check_steps(step_wasm, sizeof step_wasm, 0, pts, 3, "cond", &zero, 0, 0,
+                false, "call 7 d1 (0); sd4; sd5; ret 7 d1 = 0; ");
+    check_steps(step_wasm, sizeof step_wasm, 0, pts, 3, "cond", &one, 0, 1,
+                false, "call 7 d1 (1); sd3; ret 7 d1 = 1; ");
+}
+END_TEST
+
+/* fin: br_if to a block that only ends follow is compiled as a return in
+ * plain code; with a point among those ends the branch stays, so the
+ * block's end (0xe1) and the function's final end (0xe2), which control
+ * falls into, fire on both paths. */
+START_TEST(test_step_final_ends)
+{
+    static const uint32_t both[] = {0xe1, 0xe2}, last[] = {0xe2};
+    int32_t zero = 0, one = 1;
+
+    check_steps(step_wasm, sizeof step_wasm, 0, both, 2, "fin", &one, 0, 0,
+                false, "call 8 d1 (1); se1; se2; ret 8 d1; ");
+    check_steps(step_wasm, sizeof step_wasm, 0, both, 2, "fin", &zero, 0, 0,
+                false, "call 8 d1 (0); se1; se2; ret 8 d1; ");
+    check_steps(step_wasm, sizeof step_wasm, 0, last, 1, "fin", &one, 0, 0,
+                false, "call 8 d1 (1); se2; ret 8 d1; ");
+}
+END_TEST
+
+/* Tail calls: the return_call's point (0x31) fires in the caller, before
+ * its tail ret; else's (0x2b) when the else arm is entered. */
+START_TEST(test_step_tail)
+{
+    static const uint32_t pts[] = {0x24, 0x2b, 0x31};
+    int32_t n = 1;
+
+    check_steps(tail_wasm, sizeof tail_wasm, VM_FEATURE_TAIL_CALL, pts, 3,
+                "count", &n, 0, 42, false,
+                "call 0 d1 (1); s24; s2b; s31; ret 0 d1 tail; "
+                "call 0 d1 (0); s24; ret 0 d1 = 42; ");
+}
+END_TEST
+
+/* Exceptions: the throw's point fires before the throw; the catch's
+ * (0x51) where the handler starts, after the unwound rets; 0x4f, which
+ * the throw skips, does not. */
+START_TEST(test_step_catch)
+{
+    static const uint32_t pts[] = {0x3d, 0x4f, 0x51, 0x53, 0x54};
+    int32_t n = 7;
+
+    check_steps(eh_wasm, sizeof eh_wasm, VM_FEATURE_EXCEPTIONS, pts, 5,
+                "catch", &n, 0, 7, false,
+                "call 2 d1 (7); call 1 d2 (7); call 0 d3 (7); s3d d3; "
+                "throw 0 (7); ret 0 d3 unwound; ret 1 d2 unwound; "
+                "s51; s53; s54; ret 2 d1 = 7; ");
+}
+END_TEST
+
+/* Without a step hook, or untraced, points cost nothing and fire nothing;
+ * a step hook on a module without points fires nothing either. The
+ * counting tracer counts steps when asked, and says so in its line. */
+START_TEST(test_step_off)
+{
+    static const uint32_t pts[] = {0x6f};
+    fixture fx;
+    vm_tracer t;
+    vm_trace_counts c;
+    tlog l;
+    int32_t k = 3, r = -1;
+    char line[160];
+
+    fx_open(&fx, step_wasm, sizeof step_wasm, 0, NULL);
+    tlog_init(&l, &t, false);
+    l.m = fx.m;
+    t.step = log_step;
+    ck_assert_int_eq(fx_call(&fx, "loop", &k, &r, &t), 0);
+    ck_assert_int_eq(r, 3);
+    ck_assert_str_eq(l.buf, "call 1 d1 (3); ret 1 d1 = 3; ");
+    fx_close(&fx);
+
+    fx_open(&fx, step_wasm, sizeof step_wasm, 0, NULL);
+    ck_assert_int_eq(vm_module_set_step_points(fx.m, pts, 1), 0);
+    tlog_init(&l, &t, false);
+    ck_assert_int_eq(fx_call(&fx, "loop", &k, &r, &t), 0);
+    ck_assert_int_eq(fx_call(&fx, "loop", &k, &r, NULL), 0);
+    ck_assert_int_eq(r, 3);
+    ck_assert_str_eq(l.buf, "call 1 d1 (3); ret 1 d1 = 3; ");
+    vm_trace_counts_init(&t, &c, false);
+    vm_trace_counts_with_steps(&t, &c);
+    ck_assert_int_eq(fx_call(&fx, "loop", &k, &r, &t), 0);
+    ck_assert_uint_eq(c.steps, 4); /* entry and three back edges */
+    vm_trace_counts_format(&c, line, sizeof line);
+    ck_assert_str_eq(line, "trace: ops=0 calls=1 host_calls=0 "
+                           "max_depth=1 throws=0 traps=0 steps=4");
+    fx_close(&fx);
+}
+END_TEST
+
+START_TEST(test_step_points_api)
+{
+    static const uint32_t pts[] = {9, 3, 9, 1, 3};
+    fixture fx;
+    const uint32_t *got;
+    uint32_t n = 99;
+
+    fx_open(&fx, step_wasm, sizeof step_wasm, 0, NULL);
+    ck_assert_ptr_null(vm_module_step_points(fx.m, &n));
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(vm_module_set_step_points(fx.m, NULL, 3), VM_ERR_ARG);
+    ck_assert_int_eq(vm_module_set_step_points(fx.m, pts, 5), 0);
+    got = vm_module_step_points(fx.m, &n);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_uint_eq(got[0], 1);
+    ck_assert_uint_eq(got[1], 3);
+    ck_assert_uint_eq(got[2], 9);
+    /* Set once: stepped code may already be compiled with them. */
+    ck_assert_int_eq(vm_module_set_step_points(fx.m, pts, 1), VM_ERR_ARG);
+    fx_close(&fx);
+}
+END_TEST
+
 Suite *trace_suite(void); /* main.c declares it weak */
 
 Suite *trace_suite(void)
@@ -555,6 +881,20 @@ Suite *trace_suite(void)
     tcase_add_test(tc, test_tail_constant_depth);
     tcase_add_test(tc, test_throw_catch);
     tcase_add_test(tc, test_throw_uncaught);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("steps");
+    tcase_add_test(tc, test_step_loop);
+    tcase_add_test(tc, test_step_with_ops);
+    tcase_add_test(tc, test_step_if_else);
+    tcase_add_test(tc, test_step_calls);
+    tcase_add_test(tc, test_step_host_call);
+    tcase_add_test(tc, test_step_trap);
+    tcase_add_test(tc, test_step_branch_lands);
+    tcase_add_test(tc, test_step_final_ends);
+    tcase_add_test(tc, test_step_tail);
+    tcase_add_test(tc, test_step_catch);
+    tcase_add_test(tc, test_step_off);
+    tcase_add_test(tc, test_step_points_api);
     suite_add_tcase(s, tc);
     return s;
 }
