@@ -44,13 +44,24 @@ if (warm !== '-') {
   for (;;) { const m = await api(`/api/runs/${w}`); if (m.status !== 'running' && (await count()) >= m.events) break; await sleep(100); }
 }
 const cdp = await page.context().newCDPSession(page);
+// the renderer main thread's CPU time over the recording, to set against
+// the trace's (the recording's own cost shows as the difference)
+await cdp.send('Performance.enable');
+const threadTime = async () => (await cdp.send('Performance.getMetrics')).metrics.find((m) => m.name === 'ThreadTime').value;
+const cpu0 = await threadTime();
 const chunks = [];
 cdp.on('Tracing.dataCollected', (e) => chunks.push(...e.value));
 const done = new Promise((r) => cdp.once('Tracing.tracingComplete', r));
-await cdp.send('Tracing.start', {
+// NOTRACE=1: no recording, only the figures below (the recording's cost is
+// the difference)
+const tracing = process.env.NOTRACE !== '1';
+if (tracing) await cdp.send('Tracing.start', {
   transferMode: 'ReportEvents',
-  traceConfig: { includedCategories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8', 'v8.execute',
-    'blink.user_timing', 'disabled-by-default-v8.gc', 'blink', 'cc', 'loading'].concat(process.env.SAMPLER === '0' ? [] : ['disabled-by-default-v8.cpu_profiler']) },
+  // LIGHT=1: the timeline alone (tasks, script, style, layout, paint), whose
+  // own overhead is small: for CPU times near what the test sees
+  traceConfig: { includedCategories: process.env.LIGHT === '1' ? ['devtools.timeline', 'disabled-by-default-devtools.timeline'] : ['devtools.timeline',
+    'disabled-by-default-devtools.timeline', 'v8', 'v8.execute', 'blink.user_timing', 'disabled-by-default-v8.gc',
+    'blink', 'cc', 'loading'].concat(process.env.SAMPLER === '0' ? [] : ['disabled-by-default-v8.cpu_profiler']) },
 });
 await page.evaluate(() => {
   window.__longtasks.length = 0;
@@ -58,13 +69,13 @@ await page.evaluate(() => {
   // which phase of the view each frame ran (RunView methods, wrapped)
   window.__phases = [];
   const proto = Object.getPrototypeOf(window.__traced.view);
-  for (const name of ['update', 'updatePanels', 'updateHeavy', 'build', 'mountChart']) {
+  for (const name of ['update', 'updatePanels', 'updateHeavy', 'treeWork', 'build', 'mountChart']) {
     const f = proto[name];
     if (!f || f.__wrapped) continue;
     proto[name] = function (...a) {
       const t = performance.now();
       try { return f.apply(this, a); } finally {
-        window.__phases.push([t, performance.now() - t, name + (name === 'updateHeavy' ? a[0] : name === 'update' ? (a[0] ? '' : '(all)') : '')]);
+        window.__phases.push([t, performance.now() - t, name + (name === 'updateHeavy' ? a[0] : '')]);
       }
     };
     proto[name].__wrapped = true;
@@ -82,6 +93,36 @@ await page.evaluate(() => {
 const fid = await submit(fastArgs, level);
 for (;;) { const m = await api(`/api/runs/${fid}`); if (m.ended_ns > 0 && (await count()) >= m.events) break; await sleep(100); }
 await sleep(600);
+// the jumps of the test, traced too: the seq box (a late seq), a click at
+// 93 % of the scrubber, then a few cursor steps; each timed to the frame
+// that shows it
+const jumps = {};
+const frameAfter = (ok) => page.evaluate((ok) => new Promise((resolve) => {
+  const t0 = window.__jumpT0, f = new Function(`return (${ok})`)();
+  const poll = () => { if (f()) resolve(performance.now() - t0); else if (performance.now() - t0 > 5000) resolve(-1); else requestAnimationFrame(poll); };
+  requestAnimationFrame(poll);
+}), ok);
+const selIs = String((want) => document.querySelector('[data-testid=cursor-seq]').textContent === want &&
+  (document.querySelector('[data-testid=event-log] .vrow.sel .c-seq') || {}).textContent === want);
+{
+  const n = await count(), target = n - 1 - 4321;
+  await page.evaluate((target) => {
+    document.querySelector('[data-testid=seq-input]').value = String(target);
+    window.__jumpT0 = performance.now();
+    document.querySelector('[data-testid=seq-go]').click();
+  }, target);
+  jumps['seq box'] = await frameAfter(`() => (${selIs})('${target}')`);
+  await sleep(300);
+  await page.evaluate(() => document.querySelector('[data-testid=scrubber]').addEventListener('input', () => { window.__jumpT0 = performance.now(); }, { once: true, capture: true }));
+  const box = await page.locator('[data-testid=scrubber]').boundingBox();
+  await page.mouse.click(box.x + box.width * 0.93, box.y + box.height / 2);
+  jumps.scrubber = await frameAfter(`() => (${selIs})(String(window.__traced.view.trace.seqOf(window.__traced.view.cursor)))`);
+  await sleep(300);
+  for (let k = 0; k < 5; k++) { await page.keyboard.press('Shift+ArrowRight'); await sleep(60); }
+  await sleep(300);
+}
+console.log('jumps (ms to the frame that shows them):', JSON.stringify(jumps));
+console.log(`renderer main thread CPU over the recording: ${(await threadTime() - cpu0).toFixed(2)} s`);
 const lts = await page.evaluate(() => window.__longtasks.slice());
 const phases = await page.evaluate(() => window.__phases);
 for (const [s0, d] of lts) {
@@ -91,9 +132,11 @@ for (const [s0, d] of lts) {
 const by = {};
 for (const [, pd, n] of phases) { const b = by[n] || (by[n] = [0, 0, 0]); b[0]++; b[1] += pd; b[2] = Math.max(b[2], pd); }
 for (const [n, [k, sum, mx]] of Object.entries(by)) console.log(`phase ${n}: ${k} calls, mean ${(sum / k).toFixed(1)} ms, max ${mx.toFixed(1)} ms (script only)`);
-await cdp.send('Tracing.end');
-await done;
-writeFileSync(join(out, 'trace.json'), JSON.stringify({ traceEvents: chunks }));
+if (tracing) {
+  await cdp.send('Tracing.end');
+  await done;
+  writeFileSync(join(out, 'trace.json'), JSON.stringify({ traceEvents: chunks }));
+}
 console.log('messages:', JSON.stringify(await page.evaluate(() => window.__rx)));
 console.log(`longtasks (page): ${lts.map(([s, d]) => `${d.toFixed(0)}@${s.toFixed(0)}`).join(' ')}`);
 await ctx.close();

@@ -17,10 +17,11 @@
 //    during the run and after it); then scrolls the event log to the top,
 //    the middle and the end, jumps to a late seq through the seq box and
 //    the scrubber (a mouse click), times each in the page (action to the
-//    frame that shows it, < 200 ms), checks the rows and call stacks shown
-//    against the daemon's JSON stream, and bounds the page's memory (JS
-//    heap + array buffers per event, DOM nodes). Prints the figures on a
-//    MEASURED line.
+//    frame that shows it, < 200 ms), checks the rows, call stacks and the
+//    call tree's selected row shown against the daemon's JSON stream, that
+//    the flame chart caught up with the run, and bounds the page's memory
+//    (JS heap + array buffers per event, DOM nodes). Prints the figures on
+//    a MEASURED line.
 import { chromium } from 'playwright-core';
 import WebSocket from 'ws';
 import { mkdtempSync, rmSync, copyFileSync, mkdirSync } from 'node:fs';
@@ -385,6 +386,14 @@ try {
     .map((r) => ({ seq: Number(r.querySelector('.c-seq').textContent), type: r.querySelector('.c-type').textContent,
       main: r.querySelector('.c-main').textContent, sel: r.classList.contains('sel') })));
   const shownStack = () => page.$$eval('[data-testid=stack] .frame', (fs) => fs.map((f) => f.dataset.func).reverse());
+  // the call tree opens along the stack after a jump (over a few frames
+  // when that opens many rows): the seq of its selected row, the cursor's
+  // call, once there is one at or before the cursor (-1: none within 5 s)
+  const treeSel = (atMost) => page.waitForFunction((atMost) => {
+    const m = document.querySelector('[data-testid=call-tree] .vrow.sel .meta');
+    const seq = m && Number((m.textContent.match(/#(\d+)$/) || [])[1]);
+    return seq >= 0 && seq <= atMost ? seq : 0;
+  }, atMost, { timeout: 5000 }).then((h) => h.jsonValue()).catch(() => -1);
   const timings = {};
   const views = {}; // what the page showed: checked against the daemon's events
   // the log follows the live run: it starts at the end
@@ -422,6 +431,7 @@ try {
   timings['seq-box jump'] = jump;
   views.jump = await logRows();
   views.jumpStack = await shownStack();
+  views.jumpTree = await treeSel(seqTarget);
   check(`jump to seq ${seqTarget} (seq box): cursor and selected log row there (${jump.toFixed(0)} ms)`, jump >= 0);
   // the scrubber, clicked at 93 % of its width like a user would
   await page.evaluate(() => {
@@ -440,6 +450,7 @@ try {
   const scrub = await until('the scrubber jump', () => page.evaluate(() => window.__scrub), 8000);
   timings['scrubber jump'] = scrub.ms;
   views.scrubStack = await shownStack();
+  views.scrubTree = await treeSel(scrub.seq);
   check(`scrubber jump to seq ${scrub.seq} (${(100 * scrub.seq / N).toFixed(0)} % of the run): cursor and log row there (${scrub.ms.toFixed(0)} ms)`,
     scrub.ms >= 0 && scrub.seq > N * 0.8);
   for (const [what, ms] of Object.entries(timings))
@@ -449,12 +460,15 @@ try {
   // events behind every row shown above
   const wantRows = new Map();
   for (const v of [views.top, views.mid, views.end, views.jump]) for (const r of v) wantRows.set(r.seq, null);
-  const stacks = new Stacks(), stackAt = new Map([[seqTarget, null], [scrub.seq, null]]);
+  const stacks = new Stacks(), stackAt = new Map([[seqTarget, null], [scrub.seq, null]]), topAt = new Map();
   const tj = Date.now();
   const streamed = await streamJson(fid, (e) => {
     if (wantRows.has(e.seq)) wantRows.set(e.seq, e);
     const st = stacks.shownAt(e);
-    if (stackAt.has(e.seq)) stackAt.set(e.seq, st.map((f) => names[f.func] || `func[${f.func}]`));
+    if (stackAt.has(e.seq)) {
+      stackAt.set(e.seq, st.map((f) => names[f.func] || `func[${f.func}]`));
+      topAt.set(e.seq, st.length ? st[st.length - 1].seq : -1);
+    }
   });
   console.log(`NOTE the daemon's JSON stream of the fast run: ${streamed} events in ${((Date.now() - tj) / 1000).toFixed(1)} s`);
   check('independent JSON stream of the fast run has every event', streamed === N, `${streamed}`);
@@ -473,6 +487,17 @@ try {
     check(`call stack at seq ${seq} is the daemon's (${want.length} frames: ${want.slice(-3).join(' > ')})`,
       want.length > 0 && JSON.stringify(shown) === JSON.stringify(want), `page shows ${shown.join(' > ')}`);
   }
+  for (const [seq, shown] of [[seqTarget, views.jumpTree], [scrub.seq, views.scrubTree]]) {
+    const want = topAt.get(seq);
+    check(`call tree at seq ${seq}: opened along the stack, its selected row is the call at seq ${want}`,
+      want >= 0 && shown === want, `selected row #${shown}`);
+  }
+  // the flame chart renders in slices, between the other frames: it has
+  // caught up with the whole run (what its picture shows: its key)
+  const flameKey = () => page.evaluate(() => { const f = window.__traced.view.flame; return f.busy ? '' : (f.shown || {}).key || ''; });
+  await until('the flame chart to catch up', async () => (await flameKey()).startsWith(`${N}:`), 5000).catch(() => {});
+  const fk = await flameKey();
+  check(`flame chart shows the whole run (${N} events)`, fk.startsWith(`${N}:`), `rendered: ${fk}`);
   const after = await page.evaluate(() => window.__longtasks.slice());
   await explainLongTasks();
   const worstAfter = after.length ? Math.max(...after) : 0;

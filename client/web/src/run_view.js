@@ -13,7 +13,18 @@ import { h, fmtInt, fmtNs, fmtRate, fmtClock, statusClass } from './util.js';
 const SPEEDS = [10, 100, 1000, 10000, 100000];
 const OUT_LINES = 400; // output lines kept in the DOM (the event log has them all)
 const LIGHT_MS = 120;  // the light update (counters, cursor, log, tree, stack, source, output)
+// ... and at most 1/LIGHT_SHARE of the main thread's time: when its two
+// frames take longer (a loaded machine: the page's thread waits for a
+// core, up to LIGHT_MAX_MS), live updates come further apart. A thread
+// that runs less is preempted less in the middle of a task.
+const LIGHT_SHARE = 10;
+const LIGHT_MAX_MS = 400;
 const HEAVY_MS = 500;  // the heavy panels (histogram, activity chart, flame chart)
+// Work that can be cut (the flame chart's render, opening the call tree)
+// runs in slices of at most SLICE_MS of script per animation frame: with
+// the page's share of a loaded 2-core machine, a task's wall time is many
+// times its CPU time, and the test bounds every task's wall time (200 ms).
+const SLICE_MS = 4;
 
 function countNl(s) {
   let n = 0;
@@ -47,20 +58,28 @@ export class RunView {
     this.treeOpen = new Map();   // node -> bool (explicit), default by depth
     this.treeRows = new Int32Array(0);
     this.treeCount = 0;
+    this.treeJob = null;         // an expansion of the tree in progress (openTree)
+    this.treeScrollTo = -1;      // node to scroll the tree to once the job is done
+    this.stack = [];             // the call stack at the cursor (node ids, outermost first)
     this.rateSamples = [];       // [ms, count] for events/s
     this.binX = new Float64Array(0); // activity chart: bin start, s
     this.plottedBins = '';
     this.outShown = 0;
     this.build();
     // One animation-frame pass does the drawing, and each pass does one
-    // bounded piece of work: the light update, or one heavy panel. A
-    // frame that did all of it (plus the layout and paint it causes) was
-    // the long task of a fast run (tests/web: 'longtask' < 200 ms).
+    // bounded piece of work: half of the light update, a slice of the
+    // call tree's opening or of the flame chart's render, or one heavy
+    // panel. A frame that did all of it (plus the layout and paint it
+    // causes) was the long task of a fast run (tests/web: 'longtask' <
+    // 200 ms).
     this.dirty = false;        // light update wanted
     this.heavyDirty = false;   // heavy panels wanted
     this.heavyStep = 0;        // next heavy panel of a pass in progress (0: none)
-    this.panelsDue = false;    // the second half of a live light update
+    this.panelsDue = false;    // the second half of the light update
+    this.panelsMoved = false;  // ... after a cursor move
     this.lightAt = -1e9; this.heavyAt = -1e9;
+    this.lightCost = 0;        // the light update's two frames, ms of script (wall, averaged)
+    this.lightCostA = 0;       // ... its first frame's, the last time
     this.raf = 0; this.timer = 0;
     this.refresh = () => { this.dirty = true; this.kick(); };
     this.heavy = () => { this.heavyDirty = true; this.kick(); };
@@ -80,8 +99,8 @@ export class RunView {
     if (this.raf || this.dead) return;
     const now = performance.now();
     let due = Infinity;
-    if (this.dirty) due = this.lightAt + LIGHT_MS;
-    if (this.heavyStep || this.panelsDue) due = now;
+    if (this.dirty) due = this.lightAt + this.lightMs();
+    if (this.heavyStep || this.panelsDue || this.treeJob || this.flame.busy) due = now;
     else if (this.heavyDirty) due = Math.min(due, this.heavyAt + HEAVY_MS);
     if (due === Infinity) return;
     if (due - now > 4) {
@@ -96,18 +115,31 @@ export class RunView {
     this.raf = requestAnimationFrame(() => { this.raf = 0; this.frame(); });
   }
 
+  // the time between live light updates (see LIGHT_SHARE)
+  lightMs() { return Math.min(LIGHT_MAX_MS, Math.max(LIGHT_MS, LIGHT_SHARE * this.lightCost)); }
+
+  // In order: the second half of a light update, a light update (a move
+  // by the user makes it due at once), a slice of the tree's opening, a
+  // slice of the flame chart's render, a heavy panel.
   frame() {
     const now = performance.now();
     if (this.panelsDue) {
       this.panelsDue = false;
-      this.updatePanels(false);
-    } else if (this.dirty && now - this.lightAt >= LIGHT_MS - 4) {
+      this.updatePanels();
+      const cost = this.lightCostA + performance.now() - now;
+      this.lightCost = this.lightCost * 0.7 + cost * 0.3;
+    } else if (this.dirty && now - this.lightAt >= this.lightMs() - 4) {
       this.dirty = false;
       this.lightAt = now;
-      this.update(true);
+      this.update();
+      this.lightCostA = performance.now() - now;
+    } else if (this.treeJob) {
+      if (this.treeWork(now + SLICE_MS)) this.treeDone();
+    } else if (this.flame.busy) {
+      this.flame.work(now + SLICE_MS);
     } else if (this.heavyStep || (this.heavyDirty && now - this.heavyAt >= HEAVY_MS - 4)) {
       if (!this.heavyStep) { this.heavyDirty = false; this.heavyAt = now; this.heavyStep = 1; }
-      this.updateHeavy(this.heavyStep);
+      this.updateHeavy(this.heavyStep, now);
       this.heavyStep = this.heavyStep === 3 ? 0 : this.heavyStep + 1;
     }
     this.kick();
@@ -147,6 +179,7 @@ export class RunView {
       this.srcList.setCount(this.listing.lineText.length);
       this.curLine = -1;
       this.srcNote.textContent = `${j.module} · ${fmtInt(this.listing.lineText.length)} lines`;
+      this.flame.invalidate(true); // its labels are names
       this.refresh();
       this.heavy();
     } catch { /* retried on next visit */ }
@@ -215,15 +248,20 @@ export class RunView {
     // call stack at the cursor
     this.stackEl = h('div', { class: 'stack', 'data-testid': 'stack' });
     // call tree
+    // the lists draw in the light update's frames (see update()), a new
+    // size too: the run view's first frame lays them out, the next two
+    // fill them
+    const resized = () => { this.srcDirty = true; this.lightAt = -1e9; this.refresh(); };
     this.tree = new VList({ rowHeight: 18, className: 'tree', render: (r, i) => this.renderTreeRow(r, i),
-      onClick: (i, e) => this.treeClick(i, e) });
+      onClick: (i, e) => this.treeClick(i, e), onResize: resized });
+    this.tree.el.setAttribute('data-testid', 'call-tree');
     // event log
     this.log = new VList({ rowHeight: 18, className: 'log', render: (r, i) => this.renderLogRow(r, i),
-      onClick: (i) => { this.setFollow(false); this.setCursor(i, { user: true, from: 'log' }); } });
+      onClick: (i) => { this.setFollow(false); this.setCursor(i, { user: true, from: 'log' }); }, onResize: resized });
     this.log.el.setAttribute('data-testid', 'event-log');
     // listing
     this.srcNote = h('span', { class: 'note', text: 'loading listing…' });
-    this.srcList = new VList({ rowHeight: 16, className: 'src', render: (r, i) => this.renderSrcRow(r, i) });
+    this.srcList = new VList({ rowHeight: 16, className: 'src', render: (r, i) => this.renderSrcRow(r, i), onResize: resized });
     // output
     // column-reverse keeps the scroll anchored at the bottom without
     // writing scrollTop (which would force a layout on every update)
@@ -231,7 +269,8 @@ export class RunView {
     this.out = h('div', { class: 'output' }, this.outPre);
     this.outNote = h('span', { class: 'note' });
     // charts
-    this.flame = new Flame({ trace: t, name: (f) => this.fname(f), onPick: (i) => { this.setFollow(false); this.setCursor(i, { user: true }); } });
+    this.flame = new Flame({ trace: t, name: (f) => this.fname(f), onDirty: () => this.kick(),
+      onPick: (i) => { this.setFollow(false); this.setCursor(i, { user: true }); } });
     this.hist = h('div', { class: 'hist', 'data-testid': 'histogram' });
     this.histNote = h('span', { class: 'note' });
     this.rateEl = h('div', { class: 'rate-chart' });
@@ -289,7 +328,7 @@ export class RunView {
     this.cursorMoved = true;
     this.fromLog = from === 'log';
     // a move by the user is drawn on the next frame, not throttled like
-    // live updates (LIGHT_MS)
+    // live updates (lightMs())
     if (user) this.lightAt = -1e9;
     this.refresh();
   }
@@ -382,7 +421,8 @@ export class RunView {
     k[2].textContent = TYPE_NAMES[ty];
     k[3].textContent = main;
     k[4].textContent = side;
-    k[3].style.paddingLeft = ty === T.call || ty === T.return ? `${Math.min(t.b(i), 40) * 6}px` : '';
+    const pad = ty === T.call || ty === T.return ? `${Math.min(t.b(i), 40) * 6}px` : '';
+    if (k[3]._pad !== pad) { k[3]._pad = pad; k[3].style.paddingLeft = pad; }
   }
 
   treeDefaultOpen(n) { return this.trace.nDepth(n) <= 2 && this.trace.nKids(n) <= 2000; }
@@ -391,10 +431,14 @@ export class RunView {
   // The open part of the tree as rows -> node. Node ids are in call
   // order, which is the tree's preorder, so the rows are the visible nodes
   // in id order and new calls only append: a live update visits the new
-  // nodes alone. `full` (an expand/collapse, or a node whose default
-  // open state flipped, see treeDefaultOpen) walks the open tree again.
+  // nodes alone. An expansion (openTree) inserts the rows of one subtree,
+  // a collapse removes them. `full` (a node whose default open state
+  // flipped, see treeDefaultOpen) walks the open tree again. While an
+  // expansion is in progress new calls wait (its walk covers the nodes
+  // that were there when it started).
   flattenTree(full = false) {
     const t = this.trace;
+    if (this.treeJob) { if (!full) return; this.treeJob = null; }
     if (!this.treeVis || this.treeVis.length < t.ncap) {
       const cap = Math.max(t.ncap, 2 * (this.treeVis ? this.treeVis.length : 0));
       const vis = new Uint8Array(cap), openAt = new Uint8Array(cap);
@@ -439,6 +483,92 @@ export class RunView {
     this.tree.setCount(k);
   }
 
+  // Open node n's rows (n is shown and now open): walk its subtree's open
+  // part in slices (treeWork, until `deadline` per slice), then insert the
+  // rows after n's. A node with a million callees costs a million steps,
+  // spread over frames, not one long task.
+  openTree(n, deadline) {
+    const t = this.trace;
+    this.treeJob = { n, limit: this.treeNodes, out: new Int32Array(256), k: 0, stack: [],
+      cur: t.nFirst(n) };
+    return this.treeWork(deadline);
+  }
+
+  // Finish an expansion now (before a change of the rows it would undo).
+  finishTreeJob() { if (this.treeJob) this.treeWork(Infinity); }
+
+  // A slice of the expansion in progress; true when it is done. The walk
+  // marks its nodes shown as it goes (nothing reads the marks while an
+  // expansion is in progress: flattenTree waits, a collapse finishes it
+  // first), so that inserting the rows at the end is two array moves.
+  treeWork(deadline) {
+    const t = this.trace, j = this.treeJob, limit = j.limit, stack = j.stack;
+    const vis = this.treeVis, openAt = this.treeOpenAt;
+    let cur = j.cur, out = j.out, k = j.k, steps = 0;
+    for (;;) {
+      if (cur < 0 || cur >= limit) { // nodes from limit on come in through flattenTree
+        if (!stack.length) break;
+        cur = t.nNext(stack.pop());
+        continue;
+      }
+      if ((++steps & 255) === 0 && performance.now() >= deadline) {
+        j.cur = cur; j.out = out; j.k = k;
+        return false;
+      }
+      if (k === out.length) out = grow32(out);
+      out[k++] = cur;
+      const open = this.isOpen(cur);
+      vis[cur] = 1;
+      openAt[cur] = open ? 1 : 0;
+      const first = t.nFirst(cur);
+      if (first >= 0 && open) { stack.push(cur); cur = first; } else cur = t.nNext(cur);
+    }
+    this.treeJob = null;
+    const r = this.treeRowOf(j.n);
+    if (r < 0) for (let x = 0; x < k; x++) vis[out[x]] = 0; // not shown after all
+    else {
+      let rows = this.treeRows;
+      while (rows.length < this.treeCount + k) rows = grow32(rows);
+      rows.copyWithin(r + 1 + k, r + 1, this.treeCount);
+      rows.set(out.subarray(0, k), r + 1);
+      openAt[j.n] = 1;
+      this.treeRows = rows;
+      this.treeCount += k;
+      this.tree.setCount(this.treeCount);
+    }
+    return true;
+  }
+
+  // An expansion finished in a frame of its own: scroll to the cursor's
+  // call if it waited for the rows, and draw them.
+  treeDone() {
+    if (this.treeScrollTo >= 0) {
+      const row = this.treeRowOf(this.treeScrollTo);
+      this.treeScrollTo = -1;
+      if (row >= 0) this.tree.scrollToIndex(row, 'nearest');
+    }
+    this.tree.draw();
+  }
+
+  // Remove node n's rows below it (n is shown and open; no job pending).
+  collapseTree(n) {
+    const t = this.trace;
+    this.treeOpen.set(n, false);
+    const r = this.treeRowOf(n);
+    if (r < 0) return;
+    // the subtree is the node ids up to the first call after its return
+    // (all later ones while it is open)
+    const end = t.nEnd(n) < 0 ? t.nodes : t.firstNodeFrom(t.nEnd(n));
+    const rows = this.treeRows, vis = this.treeVis;
+    let lo = r + 1, hi = this.treeCount;
+    while (lo < hi) { const m = (lo + hi) >> 1; if (rows[m] < end) lo = m + 1; else hi = m; }
+    for (let x = r + 1; x < lo; x++) vis[rows[x]] = 0;
+    rows.copyWithin(r + 1, lo, this.treeCount);
+    this.treeCount -= lo - r - 1;
+    this.treeOpenAt[n] = 0;
+    this.tree.setCount(this.treeCount);
+  }
+
   // row of node n in the tree, -1 when not shown (rows ascend by node id)
   treeRowOf(n) {
     const rows = this.treeRows;
@@ -451,10 +581,16 @@ export class RunView {
     return -1;
   }
 
+  // A row is re-filled only when what it shows changed (the same text
+  // written again still costs its layout).
   renderTreeRow(r, i) {
     const t = this.trace, n = this.treeRows[i];
     const open = this.isOpen(n), kids = t.nKids(n);
     const onStack = this.stackSet && this.stackSet.has(n);
+    const state = `${open ? 1 : 0}${onStack ? 1 : 0}${this.stackTop === n ? 1 : 0}${this.fnVersion}` +
+      `${t.nEnd(n) < 0 ? (this.ended ? 'x' : 'o') : 'c'}:${kids}`;
+    if (r._n === n && r._s === state) return;
+    r._n = n; r._s = state;
     r.className = `vrow${onStack ? ' on-stack' : ''}${this.stackTop === n ? ' sel' : ''}`;
     if (!r._k) {
       r._k = ['twisty', 'sw', 'fn', 'args', 'res', 'meta'].map((c) => h('span', { class: c }));
@@ -475,9 +611,16 @@ export class RunView {
   treeClick(i, e) {
     const n = this.treeRows[i];
     if (e.target.classList.contains('twisty')) {
-      this.treeOpen.set(n, !this.isOpen(n));
-      this.flattenTree(true);
+      if (!this.trace.nKids(n)) return;
+      this.finishTreeJob();
+      this.flattenTree();
+      if (this.isOpen(n)) this.collapseTree(n);
+      else {
+        this.treeOpen.set(n, true);
+        this.openTree(n, performance.now() + SLICE_MS);
+      }
       this.tree.draw();
+      this.kick();
       return;
     }
     this.setFollow(false);
@@ -500,8 +643,10 @@ export class RunView {
 
   renderSrcRow(r, i) {
     const L = this.listing;
-    const line = i + 1;
-    r.className = `vrow${line === this.curLine ? ' sel' : ''}`;
+    const line = i + 1, sel = line === this.curLine;
+    if (r._i === i && r._c === sel && r._l === L) return;
+    r._i = i; r._c = sel; r._l = L;
+    r.className = `vrow${sel ? ' sel' : ''}`;
     if (!r._k) { r._k = [h('span', { class: 'ln' }), h('span', { class: 'code' })]; r.append(...r._k); }
     r._k[0].textContent = line;
     r._k[1].textContent = L ? L.lineText[i] : '';
@@ -522,40 +667,29 @@ export class RunView {
     return t1 > t0 ? ((c1 - c0) * 1000) / (t1 - t0) : 0;
   }
 
-  // The light update, one animation frame. First what every panel is to
-  // show and where the lists scroll (no DOM writes), then the scroll
-  // writes (a scrollTop write lays out whatever is dirty, synchronously:
-  // done before anything else is dirtied, it lays out only the lists,
-  // which are contain: strict), then the DOM writes, laid out once by the
-  // browser after the frame.
-  //
-  // Live (no cursor move by the user, `split`), the update is two frames:
-  // this one (header, counters, replay bar, event log, source) and
-  // updatePanels (call tree, call stack, output, flame cursor) in the
-  // next: each redraws a few hundred text boxes, and their layout was most
-  // of a frame's time. A move by the user draws everything at once.
-  update(split = false) {
+  // The light update, in two animation frames. This one: first what the
+  // cursor, the log and the stack are to show and where the log scrolls
+  // (no DOM writes), then the log's scroll write (a scrollTop write lays
+  // out whatever is dirty, synchronously: done before anything else is
+  // dirtied, it lays out only the list, which is contain: strict), then
+  // the DOM writes of the header, counters, replay bar, log and stack,
+  // laid out once by the browser after the frame. The next frame
+  // (updatePanels) does the call tree, source, output and the flame
+  // chart's cursor. Each half redraws a few hundred text boxes, and their
+  // layout is most of a frame's time. A move by the user is drawn at the
+  // next frame (setCursor), not lightMs() after the last update.
+  update() {
     const t = this.trace, m = this.meta;
     if (this.follow && t.count) this.cursor = t.count - 1;
     const cursorMoved = this.cursorMoved;
     this.cursorMoved = false;
     // ---- model
     this.log.setCount(t.count);
-    this.log.selected = this.cursor;
     if (this.follow) this.log.scrollToIndex(t.count - 1, 'end');
     else if (cursorMoved && !this.fromLog) this.log.scrollToIndex(this.cursor, 'nearest');
-    const line = this.srcLine();
-    const lineMoved = line !== this.curLine;
-    if (lineMoved) {
-      this.curLine = line;
-      if (line) this.srcList.scrollToIndex(line - 1, 'nearest');
-    }
-    const panels = !(split && !cursorMoved);
-    const stack = panels ? this.panelsModel(cursorMoved) : null;
+    this.stack = this.cursor >= 0 ? t.stackAt(this.cursor) : [];
     // ---- scroll writes
     this.log.applyScroll();
-    this.srcList.applyScroll();
-    if (panels) this.tree.applyScroll();
     // ---- DOM writes
     // header
     const status = this.ended ? (t.end ? t.end.status : (m && m.status)) : (m ? m.status : 'connecting');
@@ -568,21 +702,24 @@ export class RunView {
       const what = m.invoke ? `${m.invoke}(${m.args.join(', ')})` : `_start ${m.args.join(' ')}`;
       setText(this.sub, `${what} · level ${m.level} · started ${fmtClock(m.created_ns / 1e6)}` +
         (m.error ? ` · ${m.error}` : '') + (m.reason ? ` · ${m.reason}` : ''));
-      this.cancelBtn.style.display = m.status === 'running' && !this.ended ? '' : 'none';
+      const show = m.status === 'running' && !this.ended ? '' : 'none';
+      if (this.cancelBtn.style.display !== show) this.cancelBtn.style.display = show;
     }
     // counters
     const c = t.counters();
     const total = this.app.conn.subs.get(this.id)?.total;
     setText(this.ctr.events, fmtInt(t.count));
-    this.ctr.events.title = total != null ? `the daemon had ${fmtInt(total)} when this page subscribed` : '';
+    const tip = total != null ? `the daemon had ${fmtInt(total)} when this page subscribed` : '';
+    if (this.ctr.events.title !== tip) this.ctr.events.title = tip;
     setText(this.ctr.rate, fmtRate(this.ended ? 0 : this.rate()));
     for (const k of ['ops', 'calls', 'host_calls', 'max_depth', 'throws', 'traps']) setText(this.ctr[k], fmtInt(c[k]));
     setText(this.ctr.loss, fmtInt(t.lost));
     this.ctr.loss.parentNode.classList.toggle('alarm', t.lost > 0);
     setText(this.ctr.duration, t.count ? fmtNs(t.time(t.count - 1)) : '–');
     // replay bar
-    this.scrub.max = Math.max(0, t.count - 1);
-    if (this.cursor >= 0) this.scrub.value = this.cursor;
+    const max = String(Math.max(0, t.count - 1));
+    if (this.scrub.max !== max) this.scrub.max = max;
+    if (this.cursor >= 0 && this.scrub.value !== String(this.cursor)) this.scrub.value = this.cursor;
     setText(this.playBtn, this.playing ? '❚❚' : '▶');
     setText(this.cursorSeq, this.cursor >= 0 ? String(t.seqOf(this.cursor)) : '–');
     if (this.cursor >= 0) {
@@ -595,48 +732,58 @@ export class RunView {
       for (const li of t.lossIdx) this.lossMarks.append(h('i', { style: `left:${(li / Math.max(1, t.count)) * 100}%`, title: `loss at #${t.seqOf(li)}` }));
     }
     this.log.draw();
-    if (lineMoved) this.srcList.draw();
+    this.renderStack(this.stack);
     this.app.setTitle(`run ${this.id} · ${status || ''}`);
-    if (!panels) this.panelsDue = true;
-    else { this.panelsDue = false; this.panelsDraw(stack, cursorMoved); }
+    this.panelsDue = true;
+    this.panelsMoved = this.panelsMoved || cursorMoved;
   }
 
-  // The second half of a live light update, a frame of its own.
-  updatePanels(cursorMoved) {
-    const stack = this.panelsModel(cursorMoved);
-    this.tree.applyScroll(); // first: see update()
-    this.panelsDraw(stack, cursorMoved);
-  }
-
-  // What the call tree and stack are to show (no DOM writes): the stack
-  // at the cursor, and the tree's rows and scroll position.
-  panelsModel(cursorMoved) {
-    const t = this.trace;
-    const stack = this.cursor >= 0 ? t.stackAt(this.cursor) : [];
+  // The second half of the light update, a frame of its own: the call
+  // tree (opened along the stack after a move, see openTree), the source
+  // line, the output and the flame chart's cursor. First the model, then
+  // the scroll writes, then the other DOM writes (see update()).
+  updatePanels() {
+    const t = this.trace, stack = this.stack;
+    const cursorMoved = this.panelsMoved;
+    this.panelsMoved = false;
+    // ---- model
     this.stackSet = new Set(stack);
     const top = stack.length ? stack[stack.length - 1] : -1;
     this.stackTop = top;
+    this.flattenTree();
     // open the tree along the stack so the cursor's call is visible (not
-    // while following a live run: that would open every call as it comes)
-    if (cursorMoved) for (const n of stack) if (t.nKids(n) && !this.isOpen(n)) { this.treeOpen.set(n, true); this.treeDirty = true; }
-    this.flattenTree(this.treeDirty);
-    this.treeDirty = false;
-    if (cursorMoved && top > 0) {
-      const row = this.treeRowOf(top);
-      if (row >= 0) this.tree.scrollToIndex(row, 'nearest');
-    } else if (this.follow && this.treeCount !== this.treeFollowed) {
+    // while following a live run: that would open every call as it
+    // comes). The outermost node opened now holds the others: one
+    // expansion of it shows them all.
+    if (cursorMoved && stack.length) {
+      if (this.treeJob) { this.finishTreeJob(); this.flattenTree(); }
+      let first = -1;
+      for (const n of stack) {
+        if (t.nKids(n) && !this.isOpen(n)) { this.treeOpen.set(n, true); if (first < 0) first = n; }
+      }
+      this.treeScrollTo = top;
+      if (first >= 0) this.openTree(first, performance.now() + SLICE_MS);
+    } else if (this.follow && this.treeCount !== this.treeFollowed && !this.treeJob) {
       this.treeFollowed = this.treeCount;
       this.tree.scrollToIndex(this.treeCount - 1, 'end');
     }
-    return stack;
-  }
-
-  // The DOM writes of the call tree, stack, output and flame cursor, after
-  // the tree's scroll write.
-  panelsDraw(stack, cursorMoved) {
-    const t = this.trace;
-    this.renderStack(stack);
+    if (this.treeScrollTo >= 0 && !this.treeJob) {
+      const row = this.treeRowOf(this.treeScrollTo);
+      this.treeScrollTo = -1;
+      if (row >= 0) this.tree.scrollToIndex(row, 'nearest');
+    }
+    const line = this.srcLine();
+    const lineMoved = line !== this.curLine;
+    if (lineMoved) {
+      this.curLine = line;
+      if (line) this.srcList.scrollToIndex(line - 1, 'nearest');
+    }
+    // ---- scroll writes
+    this.tree.applyScroll();
+    this.srcList.applyScroll();
+    // ---- DOM writes
     this.tree.draw();
+    if (lineMoved || this.srcDirty) { this.srcDirty = false; this.srcList.draw(); }
     // output: the last OUT_LINES lines as one text node, rebuilt at most
     // a few times a second; scrolling state comes from the scroll event,
     // so no layout is forced here
@@ -656,8 +803,8 @@ export class RunView {
       this.outPre.replaceChildren(frag);
       setText(this.outNote, `${fmtInt(t.c.outputs)} writes · ${fmtInt(t.outputBytes)} bytes`);
     } else if (t.output.length !== this.outShown) this.refresh();
-    this.flame.cursor = this.cursor;
-    if (cursorMoved) this.flame.draw();
+    // the cursor is the flame chart's overlay: its calls are not redrawn
+    this.flame.setCursor(this.cursor);
   }
 
   // The call stack at the cursor, innermost first. Rows are kept and only
@@ -701,8 +848,9 @@ export class RunView {
   }
 
   // The heavy panels, one per animation frame: 1 the opcode histogram,
-  // 2 the activity chart, 3 the flame chart.
-  updateHeavy(step) {
+  // 2 the activity chart, 3 the flame chart (its first slice; frame()
+  // gives it the next ones while it is busy).
+  updateHeavy(step, now = performance.now()) {
     const t = this.trace;
     if (step === 1) this.renderHist();
     else if (step === 2) {
@@ -718,7 +866,10 @@ export class RunView {
         this.plottedBins = key;
         this.plot.setData([this.binX.subarray(0, n), b.all.subarray(0, n), b.calls.subarray(0, n), b.ops.subarray(0, n)]);
       }
-    } else this.flame.draw();
+    } else {
+      this.flame.invalidate();
+      this.flame.work(now + SLICE_MS);
+    }
   }
 
   // the top 40 opcodes; rows are kept and re-filled

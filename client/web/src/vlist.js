@@ -7,10 +7,14 @@
 import { h } from './util.js';
 
 export class VList {
-  constructor({ rowHeight = 18, render, onClick, className = '' }) {
+  constructor({ rowHeight = 18, render, onClick, onResize, className = '' }) {
     this.rowHeight = rowHeight;
-    this.render = render;        // (rowElement, index) => void
+    this.render = render;        // (rowElement, index) => void; sets the row's class too
     this.onClick = onClick;
+    // a new height: the owner schedules the draw (so that a page's lists
+    // are not all drawn in the frame that first lays them out), else the
+    // list draws at once
+    this.onResize = onResize;
     this.count = 0;
     this.maxPx = 8e6;
     this.el = h('div', { class: `vlist ${className}` });
@@ -19,7 +23,6 @@ export class VList {
     this.el.append(this.spacer, this.rows);
     this.pool = [];
     this.first = 0;
-    this.selected = -1;
     // Geometry is cached (ResizeObserver, scroll events) so that drawing
     // never forces a synchronous layout in the middle of a live update.
     this.height = 0;
@@ -35,7 +38,10 @@ export class VList {
       const r = e.target.closest('.vrow');
       if (r && this.onClick) this.onClick(Number(r.dataset.i), e);
     });
-    new ResizeObserver((es) => { this.height = es[0].contentRect.height; this.draw(); }).observe(this.el);
+    new ResizeObserver((es) => {
+      this.height = es[0].contentRect.height;
+      if (this.onResize) this.onResize(); else this.draw();
+    }).observe(this.el);
   }
 
   get viewRows() { return Math.ceil((this.height || 400) / this.rowHeight) + 1; }
@@ -101,7 +107,6 @@ export class VList {
       if (i >= this.count) { if (r._hidden !== true) { r.style.display = 'none'; r._hidden = true; } continue; }
       if (r._hidden !== false) { r.style.display = ''; r._hidden = false; }
       if (r._di !== i) { r.dataset.i = i; r._di = i; }
-      r.classList.toggle('sel', i === this.selected);
       this.render(r, i);
     }
   }
