@@ -55,9 +55,9 @@ bool proto_level_includes(proto_level l, proto_event_type t)
 {
     switch (t) {
     case PROTO_OP:
-        return l >= PROTO_LEVEL_OPS;
+        return l == PROTO_LEVEL_OPS;
     case PROTO_STEP:
-        return l >= PROTO_LEVEL_LINES;
+        return l == PROTO_LEVEL_LINES;
     default:
         return proto_event_type_name(t) != NULL;
     }
@@ -166,6 +166,12 @@ static bool str_equal(proto_str a, proto_str b)
     return a.len == b.len && (a.len == 0 || memcmp(a.ptr, b.ptr, a.len) == 0);
 }
 
+/* The file table counts at level lines only (proto_run_start). */
+static uint32_t run_start_nfiles(const proto_run_start *x)
+{
+    return x->level == PROTO_LEVEL_LINES ? x->nfiles : 0;
+}
+
 bool proto_event_equal(const proto_event *a, const proto_event *b)
 {
     if (a->type != b->type || a->seq != b->seq || a->t_ns != b->t_ns)
@@ -177,8 +183,12 @@ bool proto_event_equal(const proto_event *a, const proto_event *b)
         if (x->run_id != y->run_id || x->wall_ns != y->wall_ns ||
             x->level != y->level || !str_equal(x->module, y->module) ||
             memcmp(x->hash, y->hash, 32) != 0 || x->argc != y->argc ||
-            x->nimports != y->nimports)
+            x->nimports != y->nimports || run_start_nfiles(x) !=
+                                              run_start_nfiles(y))
             return false;
+        for (uint32_t i = 0; i < run_start_nfiles(x); i++)
+            if (!str_equal(x->files[i], y->files[i]))
+                return false;
         for (uint32_t i = 0; i < x->argc; i++)
             if (!str_equal(x->argv[i], y->argv[i]))
                 return false;
@@ -289,9 +299,12 @@ int proto_event_copy(proto_event *dst, const proto_event *src)
         const proto_run_start *x = &src->as.run_start;
 
         need = str_need(x->module) + x->argc * sizeof(proto_str) +
-               x->nimports * sizeof(proto_import);
+               x->nimports * sizeof(proto_import) +
+               run_start_nfiles(x) * sizeof(proto_str);
         for (uint32_t i = 0; i < x->argc; i++)
             need += str_need(x->argv[i]);
+        for (uint32_t i = 0; i < run_start_nfiles(x); i++)
+            need += str_need(x->files[i]);
         for (uint32_t i = 0; i < x->nimports; i++)
             need += str_need(x->imports[i].module) +
                     str_need(x->imports[i].name);
@@ -327,8 +340,14 @@ int proto_event_copy(proto_event *dst, const proto_event *src)
         const proto_run_start *x = &src->as.run_start;
         proto_str *argv = bump_take(&b, x->argc * sizeof *argv);
         proto_import *imports = bump_take(&b, x->nimports * sizeof *imports);
+        uint32_t nfiles = run_start_nfiles(x);
+        proto_str *files = bump_take(&b, nfiles * sizeof *files);
 
         out.as.run_start.module = copy_str(&b, x->module);
+        for (uint32_t i = 0; i < nfiles; i++)
+            files[i] = copy_str(&b, x->files[i]);
+        out.as.run_start.files = nfiles ? files : NULL;
+        out.as.run_start.nfiles = nfiles;
         for (uint32_t i = 0; i < x->argc; i++)
             argv[i] = copy_str(&b, x->argv[i]);
         for (uint32_t i = 0; i < x->nimports; i++) {

@@ -146,11 +146,8 @@ static void crc_init(void)
                               crc_table[0][crc_table[t - 1][i] & 0xff];
 }
 
-uint32_t proto_crc32c(uint32_t crc, const void *data, size_t len)
+static uint32_t crc32c_sw(uint32_t crc, const uint8_t *p, size_t len)
 {
-    const uint8_t *p = data;
-
-    pthread_once(&crc_once, crc_init);
     crc = ~crc;
     while (len && ((uintptr_t)p & 7)) {
         crc = crc_table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
@@ -169,4 +166,62 @@ uint32_t proto_crc32c(uint32_t crc, const void *data, size_t len)
     while (len--)
         crc = crc_table[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
     return ~crc;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/*
+ * SSE4.2's crc32 instruction computes exactly this CRC (Castagnoli,
+ * reflected), 8 bytes per instruction: the trace file's checksums went
+ * from ~3.9 instructions a byte (slice-by-8; 2.6% of a recorded fib(25)
+ * run's instructions) to ~0.5 (callgrind). One dependency chain, which
+ * is plenty for 64 KiB chunks.
+ */
+__attribute__((target("sse4.2"))) static uint32_t
+crc32c_hw(uint32_t crc, const uint8_t *p, size_t len)
+{
+    uint64_t c = ~crc & 0xffffffffu;
+
+    while (len && ((uintptr_t)p & 7)) {
+        c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+        len--;
+    }
+    while (len >= 8) {
+        uint64_t w;
+
+        memcpy(&w, p, 8);
+        c = __builtin_ia32_crc32di(c, w);
+        p += 8;
+        len -= 8;
+    }
+    while (len--)
+        c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
+    return ~(uint32_t)c;
+}
+#define HAVE_CRC32C_HW 1
+#endif
+
+/* Chosen once with the tables (crc_init), then only read. */
+static uint32_t (*crc32c_impl)(uint32_t, const uint8_t *, size_t) = crc32c_sw;
+
+static void crc_once_init(void)
+{
+    crc_init();
+#ifdef HAVE_CRC32C_HW
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("sse4.2"))
+        crc32c_impl = crc32c_hw;
+#endif
+}
+
+uint32_t proto_crc32c(uint32_t crc, const void *data, size_t len)
+{
+    pthread_once(&crc_once, crc_once_init);
+    return crc32c_impl(crc, data, len);
+}
+
+/* The portable version, whatever the CPU (tests compare the two). */
+uint32_t proto__crc32c_sw(uint32_t crc, const void *data, size_t len)
+{
+    pthread_once(&crc_once, crc_once_init);
+    return crc32c_sw(crc, data, len);
 }

@@ -142,6 +142,43 @@ static json_t *vals_to_json(proto_vals v)
     return a;
 }
 
+/* vals_to_json, each value with what opts->source_val says of it (value
+ * i of func's arguments, or of its results when result). */
+static json_t *vals_to_json_src(proto_vals v, const proto_json_opts *opts,
+                                uint32_t func, bool result)
+{
+    json_t *a;
+
+    if (!opts || !opts->source_val)
+        return vals_to_json(v);
+    a = json_array();
+    if (!a)
+        return NULL;
+    for (uint32_t i = 0; i < v.count; i++) {
+        json_t *x = val_to_json(&v.items[i]);
+        proto_source_val sv;
+        int rc = 0;
+
+        memset(&sv, 0, sizeof sv);
+        if (x && opts->source_val(opts->user, func, result, i, &v.items[i],
+                                  &sv)) {
+            if (sv.name)
+                rc |= json_object_set_new(x, "name", json_string(sv.name));
+            if (sv.type) {
+                rc |= json_object_set_new(x, "src_type",
+                                          json_string(sv.type));
+                rc |= json_object_set_new(x, "src_text",
+                                          json_string(sv.text));
+            }
+        }
+        if (!x || rc || json_array_append_new(a, x) < 0) {
+            json_decref(a);
+            return NULL;
+        }
+    }
+    return a;
+}
+
 /* Length of the valid UTF-8 sequence at p (1..4), or 0. */
 static size_t utf8_seq(const uint8_t *p, size_t n)
 {
@@ -335,19 +372,35 @@ int proto_event_to_json(const proto_event *ev, const proto_json_opts *opts,
         }
         put(o, "args", argv, &ok);
         put(o, "imports", imports, &ok);
+        if (x->level == PROTO_LEVEL_LINES) {
+            /* The source file table that step events index. */
+            json_t *files = json_array();
+
+            for (uint32_t i = 0; files && i < x->nfiles; i++) {
+                json_t *f = str_to_json(x->files[i]);
+
+                if (!f || json_array_append_new(files, f) < 0)
+                    ok = false;
+            }
+            put(o, "files", files, &ok);
+        }
         break;
     }
     case PROTO_CALL:
         put(o, "func", json_integer(ev->as.call.func), &ok);
         put_name(o, opts, ev->as.call.func, &ok);
         put(o, "depth", json_integer(ev->as.call.depth), &ok);
-        put(o, "args", vals_to_json(ev->as.call.args), &ok);
+        put(o, "args",
+            vals_to_json_src(ev->as.call.args, opts, ev->as.call.func, false),
+            &ok);
         break;
     case PROTO_RETURN:
         put(o, "func", json_integer(ev->as.ret.func), &ok);
         put_name(o, opts, ev->as.ret.func, &ok);
         put(o, "depth", json_integer(ev->as.ret.depth), &ok);
-        put(o, "results", vals_to_json(ev->as.ret.results), &ok);
+        put(o, "results",
+            vals_to_json_src(ev->as.ret.results, opts, ev->as.ret.func, true),
+            &ok);
         break;
     case PROTO_HOST_CALL:
     case PROTO_HOST_RETURN:
@@ -355,7 +408,9 @@ int proto_event_to_json(const proto_event *ev, const proto_json_opts *opts,
         put_name(o, opts, ev->as.host.func, &ok);
         put(o, "import", json_integer(ev->as.host.import), &ok);
         put(o, ev->type == PROTO_HOST_CALL ? "args" : "results",
-            vals_to_json(ev->as.host.vals), &ok);
+            vals_to_json_src(ev->as.host.vals, opts, ev->as.host.func,
+                             ev->type == PROTO_HOST_RETURN),
+            &ok);
         break;
     case PROTO_OP: {
         uint32_t op = ev->as.op.opcode;
@@ -716,6 +771,28 @@ static int run_start_from_json(parser *ps, json_t *j, proto_event *ev)
     x->argc = (uint32_t)json_array_size(argv);
     x->imports = im;
     x->nimports = (uint32_t)json_array_size(imports);
+    x->files = NULL;
+    x->nfiles = 0;
+    if (x->level == PROTO_LEVEL_LINES) {
+        json_t *files = json_object_get(j, "files");
+        proto_str *fs = (proto_str *)(im + x->nimports);
+
+        if (!json_is_array(files))
+            return PFAIL(ps, "\"files\": level lines needs an array");
+        if (json_array_size(files) > PROTO_MAX_STRS)
+            return proto__error(ps->err, ps->errlen, PROTO_ERR_LIMIT,
+                                "too many files");
+        for (size_t i = 0; i < json_array_size(files); i++) {
+            json_t *f = json_array_get(files, i);
+
+            if (!json_is_string(f))
+                return PFAIL(ps, "\"files\"[%zu]: not a string", i);
+            fs[i] = (proto_str){json_string_value(f),
+                                (uint32_t)json_string_length(f)};
+        }
+        x->files = json_array_size(files) ? fs : NULL;
+        x->nfiles = (uint32_t)json_array_size(files);
+    }
     return 0;
 }
 
@@ -853,7 +930,9 @@ int proto_event_from_json(json_t *j, proto_event *ev, char *err, size_t errlen)
     if (ev->type == PROTO_RUN_START)
         need = json_array_size(json_object_get(j, "args")) * sizeof(proto_str) +
                json_array_size(json_object_get(j, "imports")) *
-                   sizeof(proto_import);
+                   sizeof(proto_import) +
+               json_array_size(json_object_get(j, "files")) *
+                   sizeof(proto_str);
     if (ev->type == PROTO_OUTPUT && json_object_get(j, "base64")) {
         json_t *b64 = json_object_get(j, "base64");
 

@@ -20,6 +20,10 @@ void *proto__realloc(void *p, size_t n);
 void *proto__aligned_alloc(size_t align, size_t n);
 void proto__free(void *p);
 
+/* CRC32C by slice-by-8 whatever the CPU, for tests against the hardware
+ * path of proto_crc32c (hash.c). */
+uint32_t proto__crc32c_sw(uint32_t crc, const void *data, size_t len);
+
 /* Format detail into err and return code (errors.c). */
 int proto__error(char *err, size_t errlen, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -32,6 +36,28 @@ int proto__event_reserve(proto_event *ev, size_t n);
  * advancing d (binary.c). */
 int proto__encode_unchecked(const proto_delta *d, const proto_event *ev,
                             uint8_t *p, size_t *len);
+
+/* A raw record re-based onto delta state d (a chunk's), at p, which has
+ * room for raw->len + PROTO__HEAD_BOUND + PROTO__U64_BOUND bytes; returns
+ * its length (binary.c). */
+size_t proto__raw_rebase(const proto_delta *d, const proto_raw *raw,
+                         uint8_t *p);
+
+/* A call, return, host_call or host_return event given as the VM's hook
+ * gives it: values in the slot encoding (vm_trace_vals), borrowed. */
+typedef struct proto__frame {
+    proto_event_type type;
+    uint64_t seq, t_ns;
+    uint32_t func;
+    uint32_t second; /* depth (call/return) or import (host_*) */
+    const vm_trace_vals *vals;
+} proto__frame;
+
+/* Encode f at p, which has room for proto__frame_bound(f) bytes, without
+ * advancing d: the same bytes as the equivalent event's record.
+ * PROTO_ERR_ARG for an unknown value type (binary.c). */
+int proto__encode_frame(const proto_delta *d, const proto__frame *f,
+                        uint8_t *p, size_t *len);
 
 /* ---- Sizes and delta state, inline for the ring's hot path ---- */
 
@@ -65,6 +91,11 @@ static inline size_t proto__encoded_bound(const proto_event *ev)
         for (uint32_t i = 0; i < x->nimports; i++)
             n += proto__str_bound(x->imports[i].module) +
                  proto__str_bound(x->imports[i].name);
+        if (x->level == PROTO_LEVEL_LINES) {
+            n += PROTO__U32_BOUND;
+            for (uint32_t i = 0; i < x->nfiles; i++)
+                n += proto__str_bound(x->files[i]);
+        }
         return n;
     }
     case PROTO_CALL:
@@ -91,6 +122,12 @@ static inline size_t proto__encoded_bound(const proto_event *ev)
                proto__vals_bound(ev->as.run_end.results) + 6 * PROTO__U64_BOUND;
     }
     return n;
+}
+
+static inline size_t proto__frame_bound(const proto__frame *f)
+{
+    return PROTO__HEAD_BOUND + 3 * PROTO__U32_BOUND +
+           (size_t)f->vals->count * PROTO__VAL_BOUND;
 }
 
 static inline uint64_t proto__next_seq(const proto_event *ev)

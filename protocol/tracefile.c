@@ -167,7 +167,7 @@ static int chunker_room(proto_chunker *c, size_t need)
 
 int proto_chunker_add(proto_chunker *c, const proto_event *ev)
 {
-    size_t bound = proto_encoded_bound(ev), n;
+    size_t bound = proto__encoded_bound(ev), n;
     int rc;
 
     if (c->have_seq && ev->seq != c->next_seq)
@@ -180,11 +180,56 @@ int proto_chunker_add(proto_chunker *c, const proto_event *ev)
         proto_delta_reset(&c->delta);
         c->first_seq = ev->seq;
     }
-    if ((rc = proto_encode(&c->delta, ev, c->buf + c->len, bound, &n)) < 0)
+    /* chunker_room made room for the bound: no second bound or copy. */
+    if ((rc = proto__encode_unchecked(&c->delta, ev, c->buf + c->len, &n)) < 0)
         return rc;
+    proto__delta_advance(&c->delta, ev);
     c->len += n;
     c->count++;
     c->next_seq = proto_event_next_seq(ev);
+    c->have_seq = true;
+    return 0;
+}
+
+/*
+ * The ring's records and a chunk's are the same encoding with different
+ * delta states: the ring's runs from its creation, the chunk's from a
+ * zeroed state at the chunk start. Once a chunk holds one record, its
+ * seq and t state equal the ring's (both are "after the previous
+ * record"), and once it holds an op, so does the offset state; from
+ * then on the record's bytes are exactly what the event would encode to
+ * and are copied. Only the records before that are re-based.
+ */
+int proto_chunker_add_raw(proto_chunker *c, const proto_raw *raw)
+{
+    const proto_delta *d = &raw->before;
+    size_t bound = raw->len + PROTO__HEAD_BOUND + PROTO__U64_BOUND, n;
+    uint8_t *p;
+    int rc;
+
+    if (c->have_seq && raw->seq != c->next_seq)
+        return PROTO_ERR_ARG;
+    if (c->len - PROTO_CHUNK_HEADER_LEN + bound > PROTO_CHUNK_MAX_PAYLOAD)
+        return PROTO_ERR_LIMIT;
+    if (c->len + bound + PROTO_CHUNK_TRAILER_LEN > c->cap &&
+        (rc = chunker_room(c, bound + PROTO_CHUNK_TRAILER_LEN)) < 0)
+        return rc;
+    if (c->count == 0) {
+        proto_delta_reset(&c->delta);
+        c->first_seq = raw->seq;
+    }
+    p = c->buf + c->len;
+    if (c->delta.next_seq == d->next_seq && c->delta.prev_t == d->prev_t &&
+        (raw->type != PROTO_OP || c->delta.prev_offset == d->prev_offset)) {
+        memcpy(p, raw->bytes, raw->len);
+        n = raw->len;
+    } else {
+        n = proto__raw_rebase(&c->delta, raw, p);
+    }
+    proto_raw_advance(&c->delta, raw);
+    c->len += n;
+    c->count++;
+    c->next_seq = raw->next_seq;
     c->have_seq = true;
     return 0;
 }
@@ -359,6 +404,24 @@ int proto_file_writer_add(proto_file_writer *w, const proto_event *ev,
     if (rc < 0)
         return proto__error(err, errlen, rc, "event seq %llu: %s",
                             (unsigned long long)ev->seq, proto_strerror(rc));
+    if (proto_chunker_pending(&w->chunker) >= w->chunk_bytes)
+        return proto_file_writer_flush(w, err, errlen);
+    return 0;
+}
+
+int proto_file_writer_add_raw(proto_file_writer *w, const proto_raw *raw,
+                              char *err, size_t errlen)
+{
+    int rc = proto_chunker_add_raw(&w->chunker, raw);
+
+    if (rc == PROTO_ERR_LIMIT && proto_chunker_count(&w->chunker)) {
+        if ((rc = proto_file_writer_flush(w, err, errlen)) < 0)
+            return rc;
+        rc = proto_chunker_add_raw(&w->chunker, raw);
+    }
+    if (rc < 0)
+        return proto__error(err, errlen, rc, "event seq %llu: %s",
+                            (unsigned long long)raw->seq, proto_strerror(rc));
     if (proto_chunker_pending(&w->chunker) >= w->chunk_bytes)
         return proto_file_writer_flush(w, err, errlen);
     return 0;

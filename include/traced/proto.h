@@ -104,8 +104,9 @@ const char *proto_event_type_name(proto_event_type t);
 proto_event_type proto_event_type_from_name(const char *s);
 
 /*
- * Trace levels. calls: every event except op and step. ops: adds op.
- * lines: adds step (reserved; the VM does not produce step events yet).
+ * Trace levels. calls: every event except op and step. ops: calls and
+ * op. lines: calls and step (source lines from DWARF; no op). The levels
+ * are not ordered: lines does not include op.
  */
 typedef enum proto_level {
     PROTO_LEVEL_CALLS = 1,
@@ -209,6 +210,10 @@ typedef struct proto_run_start {
     uint32_t argc;
     const proto_import *imports; /* function imports in order, borrowed */
     uint32_t nimports;
+    /* Level lines only (ignored and empty otherwise): the source file
+     * table, which step events index; borrowed. */
+    const proto_str *files;
+    uint32_t nfiles;
 } proto_run_start;
 
 typedef struct proto_call {
@@ -259,6 +264,9 @@ typedef struct proto_output {
     proto_str data; /* raw bytes, any content */
 } proto_output;
 
+/* The running frame's source line changed (level lines): file indexes
+ * run_start's file table; line is 1-based, column 1-based or 0 when
+ * unknown. */
 typedef struct proto_step {
     uint32_t file, line, column;
 } proto_step;
@@ -333,7 +341,8 @@ void proto_hex(const uint8_t *bytes, size_t n, char *out);
 /* Parse 2n hex digits into n bytes; PROTO_ERR_ARG if not hex. */
 int proto_unhex(const char *hex, size_t n, uint8_t *out);
 
-/* CRC32C (Castagnoli), slice-by-8. crc = 0 to start; chain by passing the
+/* CRC32C (Castagnoli): the SSE4.2 crc32 instruction where the CPU has
+ * it, slice-by-8 otherwise. crc = 0 to start; chain by passing the
  * previous result. */
 uint32_t proto_crc32c(uint32_t crc, const void *data, size_t len);
 
@@ -377,16 +386,72 @@ int proto_encode(proto_delta *d, const proto_event *ev, uint8_t *buf,
 int proto_decode(proto_delta *d, const uint8_t *buf, size_t len,
                  proto_event *ev, size_t *used, char *err, size_t errlen);
 
+/*
+ * A record with only its header decoded: what a consumer needs to move
+ * a delta-coded record (from the ring) into a file chunk without decoding
+ * and re-encoding its body. bytes is borrowed from the parsed buffer (the
+ * ring: until the consumer's next call).
+ */
+typedef struct proto_raw {
+    const uint8_t *bytes; /* the record, bytes[0..len) */
+    size_t len;
+    proto_delta before;   /* the delta state it is coded against */
+    proto_event_type type;
+    uint64_t seq, t_ns;
+    uint64_t next_seq;    /* seq + 1, or seq + count for a loss event */
+    uint32_t offset;      /* op: its code offset */
+    uint32_t body;        /* bytes[body..len) is the body */
+    uint32_t offset_at;   /* op: where its offset delta starts */
+} proto_raw;
+
+/*
+ * Parse the header of the one record buf[0..len), coded against *before:
+ * type, seq, t, and the fields that carry delta state (an op's offset, a
+ * loss event's count; the record must end exactly after them). Other
+ * bodies are not looked at: proto_raw_decode checks them. 0,
+ * PROTO_ERR_TRUNCATED or PROTO_ERR_MALFORMED. Advancing the delta state
+ * past the record is the caller's: proto_raw_advance.
+ */
+int proto_raw_parse(const proto_delta *before, const uint8_t *buf,
+                    size_t len, proto_raw *out, char *err, size_t errlen);
+/* Advance d past raw (d held raw->before). */
+static inline void proto_raw_advance(proto_delta *d, const proto_raw *raw)
+{
+    d->next_seq = raw->next_seq;
+    d->prev_t = raw->t_ns;
+    if (raw->type == PROTO_OP)
+        d->prev_offset = raw->offset;
+}
+/* Decode raw completely into ev (initialised), as proto_decode would;
+ * the record must be exactly raw->len bytes. */
+int proto_raw_decode(const proto_raw *raw, proto_event *ev, char *err,
+                     size_t errlen);
+
 /* ---- JSON form (jansson) ------------------------------------------------------- */
 
 typedef struct json_t json_t;
 
+/* How the source language sees a wasm value (proto_json_opts). */
+typedef struct proto_source_val {
+    const char *name; /* parameter name, or NULL */
+    const char *type; /* source type ("unsigned int", "char *"), or NULL */
+    char text[80];    /* the value read as that type ("" without type) */
+} proto_source_val;
+
 /* Optional names for the JSON form; each callback may be NULL or return
- * NULL. Returned strings are borrowed until the encoder returns. */
+ * NULL. Returned strings are borrowed until the encoder returns.
+ * source_val: for value i of a call's or host call's arguments (result
+ * false) or of a return's results (result true) of function func, fill
+ * *out (zeroed) and return true, or return false when it knows nothing;
+ * the value's object then gains "name", "src_type" and "src_text".
+ * proto_source (proto_source.h) provides one from the module's name
+ * section and DWARF. */
 typedef struct proto_json_opts {
     const char *(*func_name)(void *user, uint32_t func);
     const char *(*op_name)(void *user, uint32_t opcode);
     void *user;
+    bool (*source_val)(void *user, uint32_t func, bool result, uint32_t i,
+                       const proto_val *v, proto_source_val *out);
 } proto_json_opts;
 
 /* The JSON object of ev (a new reference in *out). opts may be NULL. */
@@ -461,6 +526,13 @@ int proto_chunker_init(proto_chunker *c);
 void proto_chunker_close(proto_chunker *c);
 /* Add an event: PROTO_ERR_ARG if ev->seq does not continue the stream. */
 int proto_chunker_add(proto_chunker *c, const proto_event *ev);
+/* Add a raw record (proto_raw_parse, proto_ring_next_raw) as the same
+ * bytes proto_chunker_add would write for its event: copied as they are
+ * when the chunk's delta state matches the one the record is coded
+ * against, which is every record but a chunk's first (and its first op),
+ * re-based otherwise. The body is not checked: raw must come from a
+ * trusted encoder (the ring). PROTO_ERR_ARG as for add. */
+int proto_chunker_add_raw(proto_chunker *c, const proto_raw *raw);
 /* Payload bytes and events in the open chunk. */
 size_t proto_chunker_pending(const proto_chunker *c);
 uint32_t proto_chunker_count(const proto_chunker *c);
@@ -485,6 +557,9 @@ int proto_file_writer_new(const char *path, const proto_file_header *h,
                           proto_file_writer **out, char *err, size_t errlen);
 int proto_file_writer_add(proto_file_writer *w, const proto_event *ev,
                           char *err, size_t errlen);
+/* The same for a raw record (proto_chunker_add_raw). */
+int proto_file_writer_add_raw(proto_file_writer *w, const proto_raw *raw,
+                              char *err, size_t errlen);
 /* Seal and write the open chunk, if any. */
 int proto_file_writer_flush(proto_file_writer *w, char *err, size_t errlen);
 /* Flush, close the files, free. Returns the flush result. */

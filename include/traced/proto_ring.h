@@ -43,11 +43,11 @@ typedef struct proto_ring_stats {
  * The ring.
  *
  * Threads. Exactly one producer thread and one consumer thread. The
- * producer calls proto_ring_push, _flush and _finish, never concurrently
- * with each other; the consumer calls proto_ring_peek, _consume and
- * _next. proto_ring_shutdown, _stats and _capacity may be called from any
- * thread. proto_ring_new and _free run while neither side is active (free
- * after both are done with the ring).
+ * producer calls proto_ring_push, _push_frame, _flush and _finish, never
+ * concurrently with each other; the consumer calls proto_ring_peek,
+ * _consume, _next and _next_raw. proto_ring_shutdown, _stats and
+ * _capacity may be called from any thread. proto_ring_new and _free run
+ * while neither side is active (free after both are done with the ring).
  *
  * Order and sequence numbers. push assigns ev->seq from a producer-side
  * counter, which a run_start event resets to 0, so each run is numbered
@@ -87,9 +87,11 @@ typedef struct proto_ring_stats {
  * Records. Each record is one event in the binary encoding, delta-coded
  * against the previous record in the ring, at most capacity/4 bytes; an
  * output event larger than that is split into several output events.
- * Because of the deltas, a consumer decodes every record, in order, with
- * proto_ring_next. peek/consume give the raw bytes to consumers that do
- * not decode at all (benchmarks, byte counters); do not mix the two.
+ * Because of the deltas, a consumer reads every record, in order, with
+ * proto_ring_next (decoded) or proto_ring_next_raw (header parsed, body
+ * left as bytes), which may be mixed. peek/consume give the raw bytes to
+ * consumers that do not decode at all (benchmarks, byte counters); do
+ * not mix those with next/next_raw.
  */
 typedef struct proto_ring proto_ring;
 
@@ -101,6 +103,18 @@ size_t proto_ring_capacity(const proto_ring *r);
  * PROTO_ERR_TOO_BIG, PROTO_ERR_ARG (invalid event, or a loss event: only
  * the ring writes those). ev->seq is set in every case but ARG. */
 int proto_ring_push(proto_ring *r, proto_event *ev);
+/* Producer, the hot path of the calls level: a call, return, host_call
+ * or host_return event (type) built from the VM hook's own values
+ * (vals: the slot encoding of vm.h, borrowed for the call) without a
+ * proto_event or proto_val array. func, and second = depth (call, return)
+ * or import (host_*), as in proto_call/proto_host_call. The record is
+ * byte for byte the one proto_ring_push writes for the same event with
+ * values from proto_val_from_vm. Returns as push, and *seq (may be NULL)
+ * gets the event's seq whenever push would set ev->seq. PROTO_ERR_ARG for
+ * another type or an unknown value type. */
+int proto_ring_push_frame(proto_ring *r, proto_event_type type,
+                          uint64_t t_ns, uint32_t func, uint32_t second,
+                          const vm_trace_vals *vals, uint64_t *seq);
 /* Publish what was pushed, writing a pending loss event if there is room
  * (PROTO_ERR_AGAIN if it is still pending). */
 int proto_ring_flush(proto_ring *r);
@@ -129,6 +143,14 @@ void proto_ring_consume(proto_ring *r);
  * decode the following one into ev (initialised; strings borrowed from
  * the ring until the next call). 0, AGAIN, END, or a decode error. */
 int proto_ring_next(proto_ring *r, proto_event *ev, char *err, size_t errlen);
+/* The same without decoding the body: consume the previous record, then
+ * parse the next one's header (proto_raw_parse) into raw, whose bytes
+ * stay valid until the next call. The consumer that writes trace files
+ * moves raw into a chunk (proto_chunker_add_raw) and may decode it
+ * (proto_raw_decode) if it needs the event too. Mixes freely with
+ * proto_ring_next: both keep the consumer's delta state. */
+int proto_ring_next_raw(proto_ring *r, proto_raw *raw, char *err,
+                        size_t errlen);
 
 #ifdef __cplusplus
 }

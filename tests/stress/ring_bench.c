@@ -1,5 +1,5 @@
 /*
- * ring_bench [COUNT]: ring throughput, one producer thread and one
+ * ring_bench [COUNT [single|threads]]: ring throughput, one producer thread and one
  * consumer thread, for small events. For each case it prints events/s and
  * ns/event (wall time of the whole transfer divided by COUNT) and the ring
  * bytes per event. Cases:
@@ -7,9 +7,16 @@
  *              consumes without decoding (the raw transport cost)
  *   op/decode  the same, consumer decodes every record (proto_ring_next)
  *   call/decode call events with one i32 argument, decoded
+ *   frame/raw  the same calls pushed as the daemon's hooks push them
+ *              (proto_ring_push_frame, from VM slots) and read as the
+ *              trace file writer reads them (proto_ring_next_raw: header
+ *              parsed, body left as bytes)
  * and, single-threaded, the CPU cost of each side alone (push batches of
  * 256 events, then drain them), which is what bounds the two-thread rate
  * when each thread has a core to itself.
+ *
+ * Kinds: 0 op, 1 call (proto_ring_push), 2 call as a frame. Consumers:
+ * PEEK (no decoding), NEXT (proto_ring_next), RAW (proto_ring_next_raw).
  */
 #include <pthread.h>
 #include <sched.h>
@@ -21,11 +28,15 @@
 
 #include "traced/proto_ring.h"
 
+enum { PEEK, NEXT, RAW };
+
+static const char *const mode_names[] = {"peek", "next", "next_raw"};
+
 typedef struct bench {
     proto_ring *ring;
     uint64_t count;
-    int kind;   /* 0 op, 1 call */
-    bool decode;
+    int kind;   /* 0 op, 1 call, 2 call as a frame */
+    int mode;   /* PEEK, NEXT, RAW */
     uint64_t checksum;
     uint64_t bytes;
     double prod_cpu, cons_cpu;
@@ -39,24 +50,40 @@ static double thread_cpu(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Push event i of the kind's stream. */
+static int push_kind(proto_ring *r, int kind, uint64_t i)
+{
+    proto_val v = {.type = VM_I32};
+    proto_event ev = {0};
+    static const uint8_t i32[] = {VM_I32};
+    uint64_t slot;
+    vm_trace_vals tv = {1, i32, &slot};
+
+    ev.t_ns = i * 3;
+    switch (kind) {
+    case 0:
+        ev.type = PROTO_OP;
+        ev.as.op.opcode = 0x20 + (uint32_t)(i & 15);
+        ev.as.op.offset = 1000 + (uint32_t)(i & 1023);
+        return proto_ring_push(r, &ev);
+    case 1:
+        v.of.i32 = (int32_t)(i & 1023);
+        ev.type = PROTO_CALL;
+        ev.as.call = (proto_call){(uint32_t)(i & 63), 3, {&v, 1}};
+        return proto_ring_push(r, &ev);
+    default:
+        slot = i & 1023;
+        return proto_ring_push_frame(r, PROTO_CALL, i * 3, (uint32_t)(i & 63),
+                                     3, &tv, NULL);
+    }
+}
+
 static void *producer(void *arg)
 {
     bench *b = arg;
-    proto_val v = {.type = VM_I32};
-    proto_event ev = {0};
 
     for (uint64_t i = 0; i < b->count; i++) {
-        ev.t_ns = i * 3;
-        if (b->kind == 0) {
-            ev.type = PROTO_OP;
-            ev.as.op.opcode = 0x20 + (uint32_t)(i & 15);
-            ev.as.op.offset = 1000 + (uint32_t)(i & 1023);
-        } else {
-            v.of.i32 = (int32_t)(i & 1023);
-            ev.type = PROTO_CALL;
-            ev.as.call = (proto_call){(uint32_t)(i & 63), 3, {&v, 1}};
-        }
-        if (proto_ring_push(b->ring, &ev) < 0) {
+        if (push_kind(b->ring, b->kind, i) < 0) {
             fprintf(stderr, "push failed\n");
             exit(1);
         }
@@ -70,16 +97,25 @@ static void *consumer(void *arg)
 {
     bench *b = arg;
     proto_event ev;
+    proto_raw raw;
     uint64_t sum = 0, bytes = 0, n = 0;
 
     proto_event_init(&ev);
     for (;;) {
         int rc;
 
-        if (b->decode) {
+        if (b->mode == NEXT) {
             rc = proto_ring_next(b->ring, &ev, NULL, 0);
             if (rc == 0) {
                 sum += ev.seq;
+                n++;
+                continue;
+            }
+        } else if (b->mode == RAW) {
+            rc = proto_ring_next_raw(b->ring, &raw, NULL, 0);
+            if (rc == 0) {
+                sum += raw.seq;
+                bytes += raw.len;
                 n++;
                 continue;
             }
@@ -121,10 +157,10 @@ static void *consumer(void *arg)
     return NULL;
 }
 
-static void run(const char *name, uint64_t count, int kind, bool decode)
+static void run(const char *name, uint64_t count, int kind, int mode)
 {
     proto_ring_opts ro = {.capacity = 1u << 20};
-    bench b = {.count = count, .kind = kind, .decode = decode};
+    bench b = {.count = count, .kind = kind, .mode = mode};
     struct timespec t0, t1;
     pthread_t p, c;
     double s;
@@ -143,7 +179,7 @@ static void run(const char *name, uint64_t count, int kind, bool decode)
            (unsigned long long)count, (double)count / s / 1e6,
            s * 1e9 / (double)count, b.prod_cpu * 1e9 / (double)count,
            b.cons_cpu * 1e9 / (double)count);
-    if (!decode)
+    if (mode != NEXT)
         printf("  %.2f payload bytes/event", (double)b.bytes / (double)count);
     printf("\n");
     proto_ring_free(b.ring);
@@ -158,12 +194,14 @@ static double now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void run_single(const char *name, uint64_t count, int kind, bool decode)
+/* Batches of 4096 events (two clock reads per batch: a few hundredths
+ * of a ns an event). */
+static void run_single(const char *name, uint64_t count, int kind, int mode)
 {
     proto_ring_opts ro = {.capacity = 1u << 20};
     proto_ring *r;
-    proto_val v = {.type = VM_I32};
-    proto_event ev = {0}, out;
+    proto_event out;
+    proto_raw raw;
     double push_s = 0, pop_s = 0, t;
     const uint8_t *rec;
     size_t len;
@@ -174,25 +212,17 @@ static void run_single(const char *name, uint64_t count, int kind, bool decode)
     proto_event_init(&out);
     for (uint64_t i = 0; i < count;) {
         t = now();
-        for (int k = 0; k < 256; k++, i++) {
-            ev.t_ns = i * 3;
-            if (kind == 0) {
-                ev.type = PROTO_OP;
-                ev.as.op.opcode = 0x20 + (uint32_t)(i & 15);
-                ev.as.op.offset = 1000 + (uint32_t)(i & 1023);
-            } else {
-                v.of.i32 = (int32_t)(i & 1023);
-                ev.type = PROTO_CALL;
-                ev.as.call = (proto_call){(uint32_t)(i & 63), 3, {&v, 1}};
-            }
-            proto_ring_push(r, &ev);
-        }
+        for (int k = 0; k < 4096; k++, i++)
+            push_kind(r, kind, i);
         proto_ring_flush(r);
         push_s += now() - t;
         t = now();
-        if (decode) {
+        if (mode == NEXT) {
             while (proto_ring_next(r, &out, NULL, 0) == 0)
                 sum += out.seq;
+        } else if (mode == RAW) {
+            while (proto_ring_next_raw(r, &raw, NULL, 0) == 0)
+                sum += raw.seq;
         } else {
             while (proto_ring_peek(r, &rec, &len) == 0) {
                 sum += rec[0];
@@ -201,8 +231,8 @@ static void run_single(const char *name, uint64_t count, int kind, bool decode)
         }
         pop_s += now() - t;
     }
-    printf("%-12s 1 thread: push %6.2f ns/event, %s %6.2f ns/event (%llu)\n",
-           name, push_s * 1e9 / (double)count, decode ? "next" : "peek",
+    printf("%-12s 1 thread: push %6.2f ns/event, %-8s %6.2f ns/event (%llu)\n",
+           name, push_s * 1e9 / (double)count, mode_names[mode],
            pop_s * 1e9 / (double)count, (unsigned long long)(sum & 1));
     proto_event_close(&out);
     proto_ring_free(r);
@@ -211,13 +241,27 @@ static void run_single(const char *name, uint64_t count, int kind, bool decode)
 int main(int argc, char **argv)
 {
     uint64_t count = argc > 1 ? strtoull(argv[1], NULL, 0) : 20000000;
+    const char *only = argc > 2 ? argv[2] : "";
 
-    run_single("op/peek", count, 0, false);
-    run_single("op/decode", count, 0, true);
-    run_single("call/decode", count, 1, true);
-    run("op/peek", count, 0, false);
-    run("op/decode", count, 0, true);
-    run("call/peek", count, 1, false);
-    run("call/decode", count, 1, true);
+    if (count == 0 || (*only && strcmp(only, "single") && strcmp(only, "threads"))) {
+        fprintf(stderr, "usage: ring_bench [COUNT [single|threads]]\n");
+        return 2;
+    }
+    if (strcmp(only, "threads") == 0)
+        goto threads;
+    run_single("op/peek", count, 0, PEEK);
+    run_single("op/decode", count, 0, NEXT);
+    run_single("op/raw", count, 0, RAW);
+    run_single("call/decode", count, 1, NEXT);
+    run_single("frame/raw", count, 2, RAW);
+    if (strcmp(only, "single") == 0)
+        return 0;
+threads:
+    run("op/peek", count, 0, PEEK);
+    run("op/decode", count, 0, NEXT);
+    run("op/raw", count, 0, RAW);
+    run("call/peek", count, 1, PEEK);
+    run("call/decode", count, 1, NEXT);
+    run("frame/raw", count, 2, RAW);
     return 0;
 }

@@ -3,7 +3,9 @@
  * test_ring.c) and the ring_stress executable: one producer thread pushes
  * `count` generated events, one consumer thread drains them, both with
  * random pacing, and the consumer checks every sequence number and every
- * payload against the generator.
+ * payload against the generator. Half of the frame events are pushed as
+ * frames (proto_ring_push_frame) and a third of the records are read raw
+ * (proto_ring_next_raw), so the fast paths see the same races.
  */
 #ifndef TRACED_RING_HARNESS_H
 #define TRACED_RING_HARNESS_H

@@ -147,10 +147,13 @@ export function decodeFrame(ab, trace) {
         const runId = r.u64le(), wallNs = r.uv(), level = LEVELS[r.u8()] || '?';
         r.bytes(32);
         const module = r.str(), argc = r.uv(), nimports = r.uv();
-        const args = [], imports = [];
+        // Level lines only: the source file table steps index (protocol.md).
+        const nfiles = level === 'lines' ? r.uv() : 0;
+        const args = [], imports = [], files = [];
         for (let i = 0; i < argc; i++) args.push(r.str());
         for (let i = 0; i < nimports; i++) imports.push({ module: r.str(), name: r.str() });
-        payload = { runId, wallNs, level, module, args, imports };
+        for (let i = 0; i < nfiles; i++) files.push(r.str());
+        payload = { runId, wallNs, level, module, args, imports, files };
         break;
       }
       case T.call: case T.return: case T.host_call: case T.host_return:

@@ -10,5 +10,7 @@ Suite *json_suite(void);
 Suite *ring_suite(void);
 Suite *tracefile_suite(void);
 Suite *codetracer_suite(void);
+Suite *raw_suite(void);
+Suite *lines_suite(void);
 
 #endif

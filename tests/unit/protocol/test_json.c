@@ -101,7 +101,7 @@ static const char *op_of(void *user, uint32_t op)
 
 START_TEST(test_names_and_forms)
 {
-    proto_json_opts opts = {name_of, op_of, "fib"};
+    proto_json_opts opts = {name_of, op_of, "fib", NULL};
     proto_event call = {.type = PROTO_CALL, .as.call = {3, 1, {NULL, 0}}};
     proto_event op = {.type = PROTO_OP, .as.op = {0x6a, 9}};
     proto_event pop = {.type = PROTO_OP, .as.op = {PROTO_OPCODE(0xfc, 8), 9}};
