@@ -7,7 +7,8 @@
  *          [-- ARGS...] [--follow]
  *   ls | status RUN | cancel RUN
  *   tail RUN [--from SEQ|start|now] [--format tree|jsonl] [--binary]
- *   tail --file PATH [--from SEQ] [--format tree|jsonl]
+ *   tail --file PATH [--from SEQ] [--format tree|jsonl] [--module FILE.wasm]
+ *   codetracer RUN -o DIR
  *
  * HTTP requests are plain blocking sockets (one request per connection);
  * `tail` is a libwebsockets client on lws's own poll loop. Exit status: 0
@@ -16,6 +17,7 @@
  * otherwise).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <signal.h>
@@ -23,7 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +35,7 @@
 #include <libwebsockets.h>
 
 #include <traced/proto.h>
+#include <traced/proto_source.h>
 
 #define EXIT_USAGE 2
 
@@ -103,6 +108,25 @@ static int write_all(int fd, const void *p, size_t n)
 
     while (n) {
         ssize_t w = send(fd, b, n, MSG_NOSIGNAL);
+
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* write(2) all of p to a file. */
+static int write_all_file(int fd, const void *p, size_t n)
+{
+    const char *b = p;
+
+    while (n) {
+        ssize_t w = write(fd, b, n);
 
         if (w < 0) {
             if (errno == EINTR)
@@ -210,8 +234,13 @@ typedef struct cli_tail {
     int exit_status;
     const char *status;
     json_t *funcs; /* the run's listing functions (names), or NULL */
+    json_t *files; /* level lines: run_start's file table, or NULL */
+    /* --module: names and DWARF-typed values (proto_source.h), or NULL */
+    const proto_json_opts *opts;
 } cli_tail;
 
+/* Values as name=text when the source view typed them (src_text), else
+ * [name=]type:text. */
 static void print_vals(json_t *a)
 {
     size_t i;
@@ -220,11 +249,36 @@ static void print_vals(json_t *a)
     json_array_foreach(a, i, v) {
         const char *t = json_string_value(json_object_get(v, "type"));
         const char *x = json_string_value(json_object_get(v, "text"));
+        const char *name = json_string_value(json_object_get(v, "name"));
+        const char *src = json_string_value(json_object_get(v, "src_text"));
 
         if (!x)
             x = json_string_value(json_object_get(v, "value"));
-        printf("%s%s:%s", i ? ", " : "", t ? t : "?", x ? x : "?");
+        printf("%s", i ? ", " : "");
+        if (name)
+            printf("%s=", name);
+        if (src)
+            printf("%s", src);
+        else
+            printf("%s:%s", t ? t : "?", x ? x : "?");
     }
+}
+
+/* A step: the file's base name (from run_start's table) and the line. */
+static void print_step(const cli_tail *t, json_t *ev)
+{
+    json_int_t file = json_integer_value(json_object_get(ev, "file"));
+    const char *path = json_string_value(json_array_get(t->files,
+                                                        (size_t)file));
+    const char *base = path ? strrchr(path, '/') : NULL;
+
+    printf("%*s", 2 * t->depth, "");
+    if (path)
+        printf("%s", base ? base + 1 : path);
+    else
+        printf("file[%" JSON_INTEGER_FORMAT "]", file);
+    printf(":%" JSON_INTEGER_FORMAT "\n",
+           json_integer_value(json_object_get(ev, "line")));
 }
 
 static void print_func(const cli_tail *t, json_t *ev)
@@ -319,7 +373,11 @@ static void cli_print_event(cli_tail *t, json_t *ev)
     } else if (strcmp(type, "trap") == 0) {
         printf("%*strap: %s\n", 2 * t->depth, "",
                json_string_value(json_object_get(ev, "message")) ?: "");
+    } else if (strcmp(type, "step") == 0) {
+        print_step(t, ev);
     } else if (strcmp(type, "run_start") == 0) {
+        json_decref(t->files);
+        t->files = json_incref(json_object_get(ev, "files"));
         printf("run %s %s (%s)\n",
                json_string_value(json_object_get(ev, "run_id")) ?: "?",
                json_string_value(json_object_get(ev, "module")) ?: "?",
@@ -348,7 +406,7 @@ static void cli_print_proto(cli_tail *t, const proto_event *ev)
 {
     json_t *j;
 
-    if (proto_event_to_json(ev, NULL, &j) == 0) {
+    if (proto_event_to_json(ev, t->opts, &j) == 0) {
         cli_print_event(t, j);
         json_decref(j);
     }
@@ -548,6 +606,7 @@ static int tail_ws(cli_ctx *c, uint64_t run, const char *from, bool tree,
     if (!ctx) {
         fprintf(stderr, "tracectl: cannot create the lws context\n");
         json_decref(t.funcs);
+        json_decref(t.files);
         return 1;
     }
     memset(&ci, 0, sizeof ci);
@@ -562,6 +621,7 @@ static int tail_ws(cli_ctx *c, uint64_t run, const char *from, bool tree,
                 c->port);
         lws_context_destroy(ctx);
         json_decref(t.funcs);
+        json_decref(t.files);
         return 1;
     }
     signal(SIGINT, on_sigint);
@@ -570,6 +630,7 @@ static int tail_ws(cli_ctx *c, uint64_t run, const char *from, bool tree,
     lws_context_destroy(ctx);
     free(w.rx);
     json_decref(t.funcs);
+    json_decref(t.files);
     fflush(stdout);
     if (w.failed)
         return 1;
@@ -580,14 +641,56 @@ static int tail_ws(cli_ctx *c, uint64_t run, const char *from, bool tree,
 
 /* ---- tail --file ------------------------------------------------------------------- */
 
+static int read_whole(const char *path, uint8_t **out, size_t *len);
+
+/* --module: the run's module and its source view (names, DWARF types). */
+typedef struct cli_module {
+    vm_module *m;
+    proto_source *src;
+    proto_json_opts opts;
+} cli_module;
+
+static int module_open(cli_module *cm, const char *path)
+{
+    vm_load_options lo = {.features = VM_FEATURE_TAIL_CALL |
+                                      VM_FEATURE_EXCEPTIONS};
+    uint8_t *bytes = NULL;
+    size_t len = 0;
+    char err[256] = "";
+    int rc;
+
+    memset(cm, 0, sizeof *cm);
+    if (read_whole(path, &bytes, &len) != 0) {
+        fprintf(stderr, "tracectl: cannot read %s: %s\n", path,
+                strerror(errno));
+        return -1;
+    }
+    rc = vm_module_new(bytes, len, &lo, &cm->m, err, sizeof err);
+    free(bytes);
+    if (rc || proto_source_new(cm->m, &cm->src, err, sizeof err) != 0) {
+        fprintf(stderr, "tracectl: %s: %s\n", path, err);
+        vm_module_free(cm->m);
+        return -1;
+    }
+    proto_source_json_opts(cm->src, &cm->opts);
+    return 0;
+}
+
+static void module_close(cli_module *cm)
+{
+    proto_source_free(cm->src);
+    vm_module_free(cm->m);
+}
+
 /* Follow the file (a writer may still be appending) until run_end; with
- * follow false, stop at its end (a finished or interrupted run). */
+ * follow false, stop at its end (a finished or interrupted run). With a
+ * module (or NULL), events name functions and type values through it. */
 static int tail_file(const char *path, const char *from, bool tree,
-                     bool follow)
+                     bool follow, const cli_module *cm)
 {
     proto_reader *r = NULL;
     proto_event ev;
-    cli_tail t = {.tree = tree};
+    cli_tail t = {.tree = tree, .opts = cm ? &cm->opts : NULL};
     char err[256];
     uint64_t seq = 0;
     bool positioned = false;
@@ -636,6 +739,7 @@ static int tail_file(const char *path, const char *from, bool tree,
     }
     proto_event_close(&ev);
     proto_reader_free(r);
+    json_decref(t.files);
     fflush(stdout);
     if (!follow && (rc == PROTO_ERR_END || rc == PROTO_ERR_TORN))
         return t.ended ? t.exit_status : 0;
@@ -732,6 +836,8 @@ static int cmd_submit(cli_ctx *c, int argc, char **argv)
             continue;
         if (strcmp(a, "--follow") == 0) {
             follow = true;
+        } else if (strcmp(a, "--codetracer") == 0) {
+            query_add(query, sizeof query, "codetracer", "1");
         } else if (strcmp(a, "--name") == 0 && v) {
             name = v;
             i++;
@@ -853,10 +959,13 @@ static int cmd_status_cancel(cli_ctx *c, int argc, char **argv, bool cancel)
 static int cmd_tail(cli_ctx *c, int argc, char **argv)
 {
     const char *from = "start", *file = NULL, *format = "tree";
+    const char *module = NULL;
     bool binary = false, follow = true;
     unsigned delay = 0;
     uint64_t id = 0;
     bool have_id = false;
+    cli_module cm;
+    int rc;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -869,6 +978,9 @@ static int cmd_tail(cli_ctx *c, int argc, char **argv)
             i++;
         } else if (strcmp(a, "--file") == 0 && v) {
             file = v;
+            i++;
+        } else if (strcmp(a, "--module") == 0 && v) {
+            module = v;
             i++;
         } else if (strcmp(a, "--delay-ms") == 0 && v) {
             delay = (unsigned)strtoul(v, NULL, 10);
@@ -893,9 +1005,21 @@ static int cmd_tail(cli_ctx *c, int argc, char **argv)
         fprintf(stderr, "tracectl: --from is SEQ, start or now\n");
         return EXIT_USAGE;
     }
-    if (file)
-        return tail_file(file, strcmp(from, "now") == 0 ? "start" : from,
-                         strcmp(format, "tree") == 0, follow);
+    if (module && !file) {
+        fprintf(stderr, "tracectl: --module goes with --file (a daemon "
+                        "names a run's functions itself)\n");
+        return EXIT_USAGE;
+    }
+    if (file) {
+        if (module && module_open(&cm, module) != 0)
+            return 1;
+        rc = tail_file(file, strcmp(from, "now") == 0 ? "start" : from,
+                       strcmp(format, "tree") == 0, follow,
+                       module ? &cm : NULL);
+        if (module)
+            module_close(&cm);
+        return rc;
+    }
     if (!have_id) {
         fprintf(stderr, "tracectl: tail RUN | tail --file PATH\n");
         return EXIT_USAGE;
@@ -903,22 +1027,437 @@ static int cmd_tail(cli_ctx *c, int argc, char **argv)
     return tail_ws(c, id, from, strcmp(format, "tree") == 0, binary, delay);
 }
 
+/* ---- codetracer: download a run's trace and extract it ----------------------- */
+
+/* A response body read from the socket through a buffer. */
+typedef struct cli_body {
+    int fd;
+    uint8_t buf[65536];
+    size_t pos, len;
+    uint64_t left; /* Content-Length not yet consumed */
+} cli_body;
+
+static int body_fill(cli_body *b)
+{
+    ssize_t r;
+
+    do
+        r = recv(b->fd, b->buf, sizeof b->buf, 0);
+    while (r < 0 && errno == EINTR);
+    if (r <= 0)
+        return -1;
+    b->pos = 0;
+    b->len = (size_t)r;
+    return 0;
+}
+
+/* Exactly n bytes of the body (out may be NULL: skip them). */
+static int body_read(cli_body *b, void *out, size_t n)
+{
+    uint8_t *o = out;
+
+    if (n > b->left)
+        return -1;
+    while (n) {
+        size_t k;
+
+        if (b->pos == b->len && body_fill(b) != 0)
+            return -1;
+        k = b->len - b->pos < n ? b->len - b->pos : n;
+        if (o) {
+            memcpy(o, b->buf + b->pos, k);
+            o += k;
+        }
+        b->pos += k;
+        b->left -= k;
+        n -= k;
+    }
+    return 0;
+}
+
+/* Send a GET and read the status line and headers. Returns the status
+ * (-1: no answer); b is positioned at the body. */
+static int cli_get_head(const cli_ctx *c, const char *path, cli_body *b,
+                        bool *has_length)
+{
+    char head[1024], *hdr_end;
+    size_t have = 0;
+    int n;
+
+    *has_length = false;
+    b->fd = cli_connect(c);
+    if (b->fd < 0) {
+        fprintf(stderr, "tracectl: cannot reach the daemon at %s:%d\n",
+                c->host, c->port);
+        return -1;
+    }
+    n = snprintf(head, sizeof head,
+                 "GET %s HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n"
+                 "%s%s%s\r\n",
+                 path, c->host, c->port,
+                 c->token ? "Authorization: Bearer " : "",
+                 c->token ? c->token : "", c->token ? "\r\n" : "");
+    if (n >= (int)sizeof head || write_all(b->fd, head, (size_t)n) != 0)
+        return -1;
+    /* Headers: read until the blank line; what follows is body. */
+    for (;;) {
+        ssize_t r = recv(b->fd, b->buf + have, sizeof b->buf - have - 1, 0);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            fprintf(stderr, "tracectl: no HTTP answer from %s:%d\n",
+                    c->host, c->port);
+            return -1;
+        }
+        have += (size_t)r;
+        b->buf[have] = '\0';
+        hdr_end = strstr((char *)b->buf, "\r\n\r\n");
+        if (hdr_end)
+            break;
+        if (have + 1 >= sizeof b->buf) {
+            fprintf(stderr, "tracectl: HTTP headers too long\n");
+            return -1;
+        }
+    }
+    b->pos = (size_t)(hdr_end + 4 - (char *)b->buf);
+    b->len = have;
+    b->left = UINT64_MAX;
+    for (char *l = strstr((char *)b->buf, "\r\n"); l && l < hdr_end;
+         l = strstr(l + 2, "\r\n")) {
+        if (strncasecmp(l + 2, "content-length:", 15) == 0) {
+            b->left = strtoull(l + 17, NULL, 10);
+            *has_length = true;
+        }
+    }
+    if (strncmp((char *)b->buf, "HTTP/1.", 7) != 0)
+        return -1;
+    return atoi((char *)b->buf + 9);
+}
+
+typedef struct tar_out {
+    int dirfd;        /* the destination */
+    const char *dir;
+    uint64_t files, bytes;
+} tar_out;
+
+static uint64_t tar_number(const uint8_t *f, size_t n)
+{
+    uint64_t v = 0;
+
+    if (f[0] & 0x80) { /* base-256 */
+        for (size_t i = 1; i < n; i++)
+            v = v << 8 | f[i];
+        return v;
+    }
+    for (size_t i = 0; i < n && f[i] >= '0' && f[i] <= '7'; i++)
+        v = v * 8 + (uint64_t)(f[i] - '0');
+    return v;
+}
+
+/* A name inside the archive is safe when it is relative and has no ".."
+ * component: it can then only name something under the destination. */
+static bool tar_name_safe(const char *name)
+{
+    const char *p = name;
+
+    if (!*name || name[0] == '/')
+        return false;
+    while (*p) {
+        size_t k = strcspn(p, "/");
+
+        if (k == 2 && p[0] == '.' && p[1] == '.')
+            return false;
+        p += k;
+        while (*p == '/')
+            p++;
+    }
+    return true;
+}
+
+/* Open (creating directories on the way) the parent of name under out,
+ * never following a symbolic link; *base is the last component. */
+static int tar_parent(const tar_out *out, char *name, char **base)
+{
+    int fd = dup(out->dirfd);
+    char *p = name, *slash;
+
+    while (fd >= 0 && (slash = strchr(p, '/'))) {
+        int nfd;
+
+        *slash = '\0';
+        if (*p && strcmp(p, ".") != 0) {
+            if (mkdirat(fd, p, 0755) != 0 && errno != EEXIST) {
+                close(fd);
+                return -1;
+            }
+            nfd = openat(fd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+                                    O_CLOEXEC);
+            close(fd);
+            fd = nfd;
+        }
+        *slash = '/';
+        p = slash + 1;
+    }
+    *base = p;
+    return fd;
+}
+
+/* Extract the tar coming in b into out. 0, or -1 with a message printed. */
+static int tar_extract(cli_body *b, tar_out *out)
+{
+    uint8_t h[512];
+    char name[4096], pax_path[4096] = "";
+    uint64_t pax_size = UINT64_MAX;
+    int zeros = 0;
+
+    for (;;) {
+        unsigned sum = 0, want;
+        uint64_t size;
+        char type;
+        bool zero = true;
+
+        if (body_read(b, h, sizeof h) != 0) {
+            if (zeros == 1 && b->left == 0)
+                return 0; /* one end block and the body's end: accept */
+            fprintf(stderr, "tracectl: the download was cut short\n");
+            return -1;
+        }
+        for (size_t i = 0; i < sizeof h && zero; i++)
+            zero = h[i] == 0;
+        if (zero) {
+            if (++zeros == 2)
+                return 0;
+            continue;
+        }
+        zeros = 0;
+        for (size_t i = 0; i < sizeof h; i++)
+            sum += i >= 148 && i < 156 ? ' ' : h[i];
+        want = (unsigned)tar_number(h + 148, 8);
+        if (sum != want) {
+            fprintf(stderr, "tracectl: not a tar archive (bad header "
+                            "checksum)\n");
+            return -1;
+        }
+        type = (char)h[156];
+        size = pax_size != UINT64_MAX ? pax_size : tar_number(h + 124, 12);
+        if (pax_path[0]) {
+            snprintf(name, sizeof name, "%s", pax_path);
+        } else if (memcmp(h + 257, "ustar", 5) == 0 && h[345]) {
+            snprintf(name, sizeof name, "%.155s/%.100s", (char *)h + 345,
+                     (char *)h);
+        } else {
+            snprintf(name, sizeof name, "%.100s", (char *)h);
+        }
+        pax_path[0] = '\0';
+        pax_size = UINT64_MAX;
+        if (type == 'x' || type == 'g') { /* pax extended header */
+            char *data;
+
+            if (size > 1u << 20 || !(data = malloc((size_t)size + 1))) {
+                fprintf(stderr, "tracectl: pax header too large\n");
+                return -1;
+            }
+            if (body_read(b, data, (size_t)size) != 0 ||
+                body_read(b, NULL, (size_t)((512 - size % 512) % 512))) {
+                free(data);
+                fprintf(stderr, "tracectl: the download was cut short\n");
+                return -1;
+            }
+            data[size] = '\0';
+            for (char *p = data; type == 'x' && p < data + size;) {
+                char *end;
+                unsigned long len = strtoul(p, &end, 10);
+                char *eq;
+
+                if (len == 0 || *end != ' ' || p + len > data + size)
+                    break;
+                eq = memchr(end, '=', (size_t)(p + len - end));
+                if (eq && p[len - 1] == '\n') {
+                    p[len - 1] = '\0';
+                    if (strncmp(end + 1, "path=", 5) == 0)
+                        snprintf(pax_path, sizeof pax_path, "%s", eq + 1);
+                    else if (strncmp(end + 1, "size=", 5) == 0)
+                        pax_size = strtoull(eq + 1, NULL, 10);
+                }
+                p += len;
+            }
+            free(data);
+            continue;
+        }
+        if (!tar_name_safe(name)) {
+            fprintf(stderr, "tracectl: refusing entry \"%s\": absolute or "
+                            "with \"..\"\n", name);
+            return -1;
+        }
+        if (type == '5') {
+            char *base;
+            int fd = tar_parent(out, name, &base);
+
+            if (fd < 0 || (*base && mkdirat(fd, base, 0755) != 0 &&
+                           errno != EEXIST)) {
+                fprintf(stderr, "tracectl: %s/%s: %s\n", out->dir, name,
+                        strerror(errno));
+                if (fd >= 0)
+                    close(fd);
+                return -1;
+            }
+            close(fd);
+            continue;
+        }
+        if (type != '0' && type != '\0') {
+            fprintf(stderr, "tracectl: refusing entry \"%s\": a link or "
+                            "special file (type '%c')\n", name, type);
+            return -1;
+        }
+        {
+            char *base;
+            int dfd = tar_parent(out, name, &base), fd = -1;
+            uint8_t buf[65536];
+            uint64_t left = size;
+
+            if (dfd >= 0 && *base)
+                fd = openat(dfd, base, O_WRONLY | O_CREAT | O_TRUNC |
+                                           O_NOFOLLOW | O_CLOEXEC, 0644);
+            if (dfd >= 0)
+                close(dfd);
+            if (fd < 0) {
+                fprintf(stderr, "tracectl: %s/%s: %s\n", out->dir, name,
+                        *base ? strerror(errno) : "not a file name");
+                return -1;
+            }
+            while (left) {
+                size_t k = left < sizeof buf ? (size_t)left : sizeof buf;
+
+                if (body_read(b, buf, k) != 0) {
+                    fprintf(stderr, "tracectl: the download was cut short "
+                                    "in %s\n", name);
+                    close(fd);
+                    return -1;
+                }
+                if (write_all_file(fd, buf, k) != 0) {
+                    fprintf(stderr, "tracectl: %s/%s: %s\n", out->dir, name,
+                            strerror(errno));
+                    close(fd);
+                    return -1;
+                }
+                left -= k;
+            }
+            if (close(fd) != 0) {
+                fprintf(stderr, "tracectl: %s/%s: %s\n", out->dir, name,
+                        strerror(errno));
+                return -1;
+            }
+            if (body_read(b, NULL, (size_t)((512 - size % 512) % 512)) != 0) {
+                fprintf(stderr, "tracectl: the download was cut short\n");
+                return -1;
+            }
+            out->files++;
+            out->bytes += size;
+        }
+    }
+}
+
+static int cmd_codetracer(cli_ctx *c, int argc, char **argv)
+{
+    const char *dir = NULL;
+    char path[128];
+    cli_body *b;
+    tar_out out = {.dirfd = -1};
+    bool have_id = false, has_length;
+    uint64_t id = 0;
+    int status, rc = 1;
+
+    for (int i = 1; i < argc; i++) {
+        if ((strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0)
+            && i + 1 < argc) {
+            dir = argv[++i];
+        } else if (!have_id && run_id_arg(argv[i], &id) == 0) {
+            have_id = true;
+        } else {
+            fprintf(stderr, "tracectl: codetracer: unexpected %s\n", argv[i]);
+            return EXIT_USAGE;
+        }
+    }
+    if (!have_id || !dir) {
+        fprintf(stderr, "tracectl: codetracer RUN -o DIR\n");
+        return EXIT_USAGE;
+    }
+    b = calloc(1, sizeof *b);
+    if (!b)
+        return 1;
+    snprintf(path, sizeof path, "/api/runs/%" PRIu64 "/codetracer", id);
+    status = cli_get_head(c, path, b, &has_length);
+    if (status != 200) {
+        if (status > 0) {
+            /* A JSON error: the rest of the answer. */
+            char text[4096];
+            size_t n = b->len - b->pos;
+            json_t *j;
+            const char *e;
+
+            if (n >= sizeof text)
+                n = sizeof text - 1;
+            memcpy(text, b->buf + b->pos, n);
+            text[n] = '\0';
+            j = json_loads(text, 0, NULL);
+            e = json_string_value(json_object_get(j, "error"));
+            fprintf(stderr, "tracectl: %d: %s\n", status, e ? e : text);
+            json_decref(j);
+        }
+        goto done;
+    }
+    if (!has_length) {
+        fprintf(stderr, "tracectl: the answer has no Content-Length\n");
+        goto done;
+    }
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "tracectl: cannot create %s: %s\n", dir,
+                strerror(errno));
+        goto done;
+    }
+    out.dir = dir;
+    out.dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (out.dirfd < 0) {
+        fprintf(stderr, "tracectl: %s: %s\n", dir, strerror(errno));
+        goto done;
+    }
+    if (tar_extract(b, &out) == 0) {
+        printf("%s: CodeTracer trace of run %" PRIu64 " (%" PRIu64
+               " files, %" PRIu64 " bytes)\n", dir, id, out.files, out.bytes);
+        rc = 0;
+    }
+done:
+    if (out.dirfd >= 0)
+        close(out.dirfd);
+    if (b->fd >= 0)
+        close(b->fd);
+    free(b);
+    return rc;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f,
             "usage: tracectl [--url URL] [--token T] COMMAND ...\n"
-            "  submit FILE.wasm [--level calls|ops] [--name N] [--fuel N]\n"
+            "  submit FILE.wasm [--level calls|ops|lines] [--name N] [--fuel N]\n"
             "         [--wall-ms N] [--max-pages N] [--max-depth N]\n"
             "         [--env K=V]... [--invoke NAME [ARGS...]] [-- ARGS...]\n"
-            "         [--follow]        prints the run id\n"
+            "         [--codetracer] [--follow]\n"
+            "                           prints the run id; --codetracer\n"
+            "                           writes its CodeTracer trace live\n"
             "  ls                       list runs\n"
             "  status RUN               a run's status and counters\n"
             "  cancel RUN               cancel a running run\n"
             "  tail RUN [--from SEQ|start|now] [--format tree|jsonl]\n"
             "         [--binary]        stream a run's events (WebSocket)\n"
             "  tail --file PATH [--from SEQ] [--format tree|jsonl]\n"
+            "       [--module FILE.wasm]  (names; with -g, typed values)\n"
             "         [--no-follow]     follow a native trace file until\n"
             "                           run_end (--no-follow: to its end)\n"
+            "  codetracer RUN -o DIR    download the run's CodeTracer trace\n"
+            "                           (a tar; converted from the stream if\n"
+            "                           it was not recorded live) into DIR\n"
             "URL defaults to $TRACED_URL, else http://127.0.0.1:7070; the\n"
             "token to $TRACED_TOKEN.\n");
 }
@@ -964,6 +1503,8 @@ int main(int argc, char **argv)
         return cmd_status_cancel(&c, argc, argv, true);
     if (strcmp(argv[0], "tail") == 0)
         return cmd_tail(&c, argc, argv);
+    if (strcmp(argv[0], "codetracer") == 0)
+        return cmd_codetracer(&c, argc, argv);
     fprintf(stderr, "tracectl: unknown command %s\n", argv[0]);
     usage(stderr);
     return EXIT_USAGE;

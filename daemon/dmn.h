@@ -56,6 +56,7 @@ typedef struct dmn_config {
                                   * waits on its (lossless) ring */
     uint32_t flush_ms;           /* flush tick */
     uint32_t heartbeat_ms;       /* WebSocket heartbeat period */
+    bool codetracer;             /* every run writes CodeTracer output live */
     bool quiet;
 } dmn_config;
 
@@ -134,12 +135,18 @@ void dmn_tracer_output(dmn_tracer *t, uint32_t fd, const uint8_t *bytes,
 typedef struct dmn_vm_tracer {
     vm_tracer vm;
     dmn_tracer *t;
+    struct dmn_lines *lines; /* level lines (dmn_vm_tracer_lines), or NULL */
     proto_val *vals; /* scratch: cap values */
     uint32_t cap;
     bool trapped;
 } dmn_vm_tracer;
 
 int dmn_vm_tracer_init(dmn_vm_tracer *a, dmn_tracer *t);
+/* Level lines: step events from lines' step points (lines.h; borrowed,
+ * outlives a). After dmn_vm_tracer_init. */
+void dmn_vm_tracer_lines(dmn_vm_tracer *a, struct dmn_lines *lines);
+void dmn_tracer_step(dmn_tracer *t, uint32_t file, uint32_t line,
+                     uint32_t column);
 /* The run_end status of a VM result (run.c). */
 proto_status dmn_status_of(int rc, int32_t exit_code);
 void dmn_vm_tracer_close(dmn_vm_tracer *a);
@@ -161,6 +168,7 @@ typedef struct dmn_spec {
     proto_level level;
     uint64_t fuel, wall_ms;
     uint32_t max_pages, max_depth;
+    bool codetracer;   /* write the CodeTracer directory live */
 } dmn_spec;
 
 void dmn_spec_close(dmn_spec *s);
@@ -232,6 +240,8 @@ struct dmn_run {
     size_t win_len, win_cap;
     uint64_t win_base;
     dmn_sub *subs;        /* subscribers of this run */
+    struct dmn_fanout *fan; /* ws.c: shared frames; NULL without subs */
+    struct dmn_ct *ct;    /* CodeTracer output (ct_output.c), or NULL */
 };
 
 /* Persisted stream paths. */
@@ -268,18 +278,22 @@ void dmn_run_thread(void *arg);
 
 /* ---- WebSocket ----------------------------------------------------------- */
 
+/*
+ * A subscription is a position in the run's stream (ws.c): the frames it
+ * is sent are shared with every subscriber of the same format at the same
+ * position (the run's frame cache, struct dmn_fanout), so it holds no
+ * events of its own; its memory is this struct and a file reader.
+ */
 struct dmn_sub {
     dmn_conn *conn;
     dmn_run *run;
     dmn_sub *next_in_conn, *next_in_run;
     bool binary;
-    bool live;          /* queued from the drain; else catching up */
     bool ended;         /* the end message went out */
-    uint64_t next_seq;  /* next seq to queue (live) or read (catch-up) */
-    proto_reader *reader;
-    dmn_evt **q;        /* live queue, FIFO, at most cfg.sub_queue_events */
-    size_t qhead, qlen, qcap;
-    uint64_t fallbacks; /* times the live queue overflowed */
+    bool waiting;       /* at the run's tip: kick when an event comes */
+    uint64_t next_seq;  /* next seq to send */
+    proto_reader *reader; /* the stream file, or NULL */
+    uint64_t reader_seq;  /* where reader stands (the seq it returns next) */
 };
 
 /* One WebSocket connection: lws per-session data (lws allocates it). */
@@ -302,7 +316,8 @@ int dmn_ws_established(dmn_conn *c, struct lws *wsi, dmn_server *srv);
 void dmn_ws_closed(dmn_conn *c);
 int dmn_ws_receive(dmn_conn *c, const void *in, size_t len, bool final);
 int dmn_ws_writeable(dmn_conn *c);
-/* A drained event for the run's live subscribers. */
+/* A drained event: into the frame shared by the subscribers following the
+ * run's tip (ws.c), and a wake-up for those waiting there. */
 void dmn_ws_event(dmn_run *r, dmn_evt *e);
 /* The run changed status (meta.json rewritten). */
 void dmn_ws_run_changed(dmn_run *r);
@@ -311,6 +326,8 @@ void dmn_ws_run_closing(dmn_run *r);
 void dmn_ws_heartbeat(dmn_server *srv);
 /* Ask for a writeable callback on every connection subscribed to r. */
 void dmn_ws_kick_run(dmn_run *r);
+/* Flush tick (timer phase, after the drains): fan-out pacing. */
+void dmn_ws_tick(dmn_server *srv);
 
 /* ---- HTTP ------------------------------------------------------------------ */
 
@@ -337,6 +354,20 @@ struct dmn_server {
     bool stopping;        /* a signal came: refuse new work */
     bool lws_destroyed;
     char static_dir[1024];
+    /* CodeTracer conversions (ct_output.c): one on the threadpool at a
+     * time, the others wait in this FIFO. */
+    struct dmn_ct *ct_queue;
+    bool ct_converting;
+    /* ws.c: fan-out pacing, so that viewers never slow a recording
+     * (docs/daemon.md, "Recording has priority"): while a run is live and
+     * the daemon's threads wait for a CPU, frames to subscribers get an
+     * event budget. */
+    uint64_t pace_rate;       /* events/s; 0: not paced */
+    int64_t pace_left;        /* events left in this tick */
+    uint64_t pace_sent;       /* events sent in frames since the last look */
+    uint64_t pace_ns;         /* the last look (uv_hrtime) */
+    uint64_t pace_delay_ns;   /* the threads' summed run delay then */
+    bool pace_held;           /* a subscriber was held back */
 };
 
 void dmn_server_log(dmn_server *srv, const char *fmt, ...)

@@ -2,7 +2,10 @@
  * traced export STREAM --codetracer DIR --module FILE.wasm
  *
  * Converts a native trace file (any run, finished or cut short by a crash)
- * into a CodeTracer trace directory with protocol/codetracer.c. The module
+ * into a CodeTracer trace directory with protocol/codetracer.c. The
+ * conversion itself, dmn_ct_export, is shared with the daemon, which runs
+ * it on a growing stream (a run recorded with CodeTracer output) and on
+ * finished ones (a download; daemon/ct_output.c). The module
  * gives the listing that the trace points into; its SHA-256 must match the
  * one the stream recorded unless --no-hash-check is given.
  *
@@ -10,11 +13,13 @@
  * write error), 2 usage.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <traced/proto.h>
 #include <traced/proto_codetracer.h>
@@ -70,17 +75,151 @@ static int slurp(const char *path, uint8_t **out, size_t *len)
     return 0;
 }
 
+/* ---- the conversion, shared with the daemon ---------------------------------- */
+
+static void pause_ms(unsigned ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+
+    nanosleep(&ts, NULL);
+}
+
+static bool flag_set(const atomic_bool *f)
+{
+    return f && atomic_load_explicit(f, memory_order_acquire);
+}
+
+/* Open the stream; a follow reader may have to wait for the header. */
+static int open_stream(const dmn_ct_export_opts *o, proto_reader **r,
+                       char *err, size_t errlen)
+{
+    int rc;
+
+    for (;;) {
+        rc = proto_reader_new(o->stream, o->follow ? PROTO_READER_FOLLOW : 0,
+                              r, err, errlen);
+        if (rc != PROTO_ERR_AGAIN || flag_set(o->abort) ||
+            flag_set(o->final))
+            return rc;
+        pause_ms(o->poll_ms ? o->poll_ms : 20);
+    }
+}
+
+int dmn_ct_export(const dmn_ct_export_opts *o, dmn_ct_export_info *info,
+                  char *err, size_t errlen)
+{
+    static const uint8_t zero[32];
+    vm_load_options lo = {.features = VM_FEATURE_TAIL_CALL |
+                                      VM_FEATURE_EXCEPTIONS};
+    proto_ct_opts copts = {.program = o->program};
+    proto_reader *r = NULL;
+    proto_ct_writer *w = NULL;
+    vm_module *m = NULL;
+    uint8_t *bytes = NULL, hash[32];
+    const proto_file_header *h;
+    proto_event ev;
+    bool saw_final = false;
+    size_t len = 0;
+    int rc, wrc;
+
+    memset(info, 0, sizeof *info);
+    if (slurp(o->module_path, &bytes, &len) < 0) {
+        snprintf(err, errlen, "%s: %s", o->module_path, strerror(errno));
+        return PROTO_ERR_IO;
+    }
+    proto_sha256(bytes, len, hash);
+    rc = vm_module_new(bytes, len, &lo, &m, err, errlen);
+    free(bytes);
+    if (rc) {
+        char msg[300];
+
+        snprintf(msg, sizeof msg, "%s: %s", o->module_path, err);
+        snprintf(err, errlen, "%s", msg);
+        return PROTO_ERR_ARG;
+    }
+    rc = open_stream(o, &r, err, errlen);
+    if (rc)
+        goto done;
+    h = proto_reader_header(r);
+    if (o->check_hash && memcmp(h->module_hash, zero, 32) != 0 &&
+        memcmp(h->module_hash, hash, 32) != 0) {
+        char want[65], got[65];
+
+        proto_hex(h->module_hash, 32, want);
+        proto_hex(hash, 32, got);
+        snprintf(err, errlen, "the stream was recorded from module %s, not "
+                 "this one (%s)", want, got);
+        rc = PROTO_ERR_ARG;
+        goto done;
+    }
+    rc = proto_ct_writer_new(o->dir, m, &copts, &w, err, errlen);
+    if (rc)
+        goto done;
+    proto_event_init(&ev);
+    for (;;) {
+        if (flag_set(o->abort)) {
+            info->aborted = true;
+            break;
+        }
+        rc = proto_reader_next(r, &ev, err, errlen);
+        if (rc == PROTO_ERR_AGAIN) {
+            /* Caught up with a growing file: put what we have on disk,
+             * then wait for more. Once the file is final, one more read
+             * (that starts after it was) decides that this is its end. */
+            rc = proto_ct_writer_flush(w, err, errlen);
+            if (rc)
+                break;
+            if (saw_final)
+                break;
+            if (flag_set(o->final)) {
+                saw_final = true;
+                continue;
+            }
+            pause_ms(o->poll_ms ? o->poll_ms : 20);
+            continue;
+        }
+        if (rc == PROTO_ERR_END)
+            break;
+        if (rc == PROTO_ERR_TORN) {
+            info->torn = true;
+            rc = 0;
+            break;
+        }
+        if (rc)
+            break;
+        info->events++;
+        if (ev.type == PROTO_RUN_START && o->check_hash &&
+            memcmp(ev.as.run_start.hash, zero, 32) != 0 &&
+            memcmp(ev.as.run_start.hash, hash, 32) != 0) {
+            snprintf(err, errlen, "the stream's run_start names another "
+                     "module (hash mismatch)");
+            rc = PROTO_ERR_ARG;
+            break;
+        }
+        rc = proto_ct_writer_add(w, &ev, err, errlen);
+        if (rc || ev.type == PROTO_RUN_END)
+            break;
+    }
+    if (rc == PROTO_ERR_END || rc == PROTO_ERR_AGAIN)
+        rc = 0;
+    proto_event_close(&ev);
+    info->records = proto_ct_writer_records(w);
+    wrc = proto_ct_writer_free(w, rc ? NULL : err, rc ? 0 : errlen);
+    if (!rc)
+        rc = wrc;
+done:
+    proto_reader_free(r);
+    vm_module_free(m);
+    return rc;
+}
+
 int dmn_export_main(int argc, char **argv)
 {
     const char *stream = NULL, *dir = NULL, *module_path = NULL;
-    proto_ct_opts opts = {0};
+    const char *program = NULL;
     bool check_hash = true;
-    vm_load_options lo = {.features = VM_FEATURE_TAIL_CALL |
-                                      VM_FEATURE_EXCEPTIONS};
-    proto_ct_export_info info;
-    uint8_t *bytes = NULL, hash[32];
-    size_t len = 0;
-    vm_module *m = NULL;
+    dmn_ct_export_opts eo = {0};
+    dmn_ct_export_info info;
     char err[512] = "";
     int rc;
 
@@ -95,7 +234,7 @@ int dmn_export_main(int argc, char **argv)
         } else if (strcmp(a, "--module") == 0 && i + 1 < argc) {
             module_path = argv[++i];
         } else if (strcmp(a, "--program") == 0 && i + 1 < argc) {
-            opts.program = argv[++i];
+            program = argv[++i];
         } else if (strcmp(a, "--no-hash-check") == 0) {
             check_hash = false;
         } else if (a[0] == '-' && a[1] != '\0') {
@@ -114,21 +253,12 @@ int dmn_export_main(int argc, char **argv)
         export_usage(stderr);
         return EXIT_USAGE;
     }
-    if (slurp(module_path, &bytes, &len) < 0) {
-        fprintf(stderr, "traced export: %s: %s\n", module_path,
-                strerror(errno));
-        return 1;
-    }
-    proto_sha256(bytes, len, hash);
-    rc = vm_module_new(bytes, len, &lo, &m, err, sizeof err);
-    free(bytes);
-    if (rc) {
-        fprintf(stderr, "traced export: %s: %s\n", module_path, err);
-        return 1;
-    }
-    rc = proto_ct_export(stream, dir, m, check_hash ? hash : NULL, &opts,
-                         &info, err, sizeof err);
-    vm_module_free(m);
+    eo.stream = stream;
+    eo.dir = dir;
+    eo.module_path = module_path;
+    eo.program = program;
+    eo.check_hash = check_hash;
+    rc = dmn_ct_export(&eo, &info, err, sizeof err);
     if (rc) {
         fprintf(stderr, "traced export: %s\n", err);
         return 1;

@@ -16,7 +16,11 @@
 
 #include <traced/vm_listing.h>
 
+#include "ct_output.h"
 #include "dmn.h"
+#include "tar.h"
+
+#define TAR_PIECE (64u << 10) /* bytes of a tar download per lws_write */
 
 /* Per-session data of the protocol: a WebSocket connection or a request. */
 typedef struct http_sess {
@@ -33,6 +37,14 @@ typedef struct http_sess {
     uint8_t *resp;          /* LWS_PRE + headers + body */
     size_t resp_len;
     bool resp_ready;
+    /* GET /api/runs/ID/codetracer: waiting for the directory, then a tar
+     * streamed from it (resp holds its headers). */
+    struct lws *wsi;
+    dmn_ct_waiter ctw;
+    dmn_tar *tar;
+    uint8_t *tx;            /* LWS_PRE + TAR_PIECE */
+    bool tar_headers_sent;
+    uint64_t tar_run;
 } http_sess;
 
 static dmn_server *server_of(struct lws *wsi)
@@ -203,6 +215,13 @@ static int parse_spec(struct lws *wsi, dmn_server *srv, dmn_spec *spec,
             num = &pages;
         } else if (strcmp(frag, "max_depth") == 0) {
             num = &depth;
+        } else if (strcmp(frag, "codetracer") == 0) {
+            if (strcmp(v, "1") != 0 && strcmp(v, "0") != 0 &&
+                strcmp(v, "true") != 0 && strcmp(v, "false") != 0) {
+                snprintf(err, errlen, "codetracer is 1 or 0, not %.50s", v);
+                return -1;
+            }
+            spec->codetracer = v[0] == '1' || v[0] == 't';
         } else if (strcmp(frag, "token") != 0) {
             snprintf(err, errlen, "unknown query parameter %.100s", frag);
             return -1;
@@ -398,6 +417,148 @@ done:
     return j;
 }
 
+/* ---- the CodeTracer download ------------------------------------------------ */
+
+static void tar_free(http_sess *s)
+{
+    if (s->tar) {
+        dmn_tar_close(s->tar);
+        free(s->tar);
+        s->tar = NULL;
+    }
+    free(s->tx);
+    s->tx = NULL;
+}
+
+/* The run's complete CodeTracer directory as a tar: open every file now
+ * (its size goes into Content-Length), send as the socket takes it.
+ * trace.json goes last, so an extractor has the small files first. */
+static int start_tar(struct lws *wsi, http_sess *s, dmn_run *r)
+{
+    static const char *const last[] = {"trace.json", NULL};
+    char dir[600], err[700], disp[128];
+    size_t cap = LWS_PRE + 1024;
+    uint8_t *p, *end;
+
+    dmn_ct_dir(r, dir, sizeof dir);
+    s->tar = malloc(sizeof *s->tar);
+    s->tx = malloc(LWS_PRE + TAR_PIECE);
+    free(s->resp);
+    s->resp = malloc(cap);
+    if (!s->tar || !s->tx || !s->resp) {
+        free(s->tar);
+        s->tar = NULL;
+        tar_free(s);
+        return respond_error(wsi, s, 500, "internal", "out of memory");
+    }
+    dmn_tar_init(s->tar);
+    if (dmn_tar_add_tree(s->tar, dir, last, err, sizeof err) != 0) {
+        tar_free(s);
+        return respond_error(wsi, s, 500, "codetracer_failed", err);
+    }
+    s->tar_run = r->id;
+    s->tar_headers_sent = false;
+    p = s->resp + LWS_PRE;
+    end = s->resp + cap;
+    snprintf(disp, sizeof disp,
+             "attachment; filename=\"run-%" PRIu64 "-codetracer.tar\"", r->id);
+    if (lws_add_http_common_headers(wsi, 200, "application/x-tar",
+                                    dmn_tar_size(s->tar), &p, end) ||
+        lws_add_http_header_by_name(
+            wsi, (const unsigned char *)"content-disposition:",
+            (const unsigned char *)disp, (int)strlen(disp), &p, end) ||
+        lws_add_http_header_by_name(wsi,
+                                    (const unsigned char *)"cache-control:",
+                                    (const unsigned char *)"no-store", 8, &p,
+                                    end) ||
+        lws_finalize_http_header(wsi, &p, end)) {
+        tar_free(s);
+        return -1;
+    }
+    s->resp_len = (size_t)(p - (s->resp + LWS_PRE));
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+/* One piece of the tar per writeable callback. */
+static int write_tar(struct lws *wsi, http_sess *s)
+{
+    char err[300];
+    long n;
+    bool last;
+
+    if (!s->tar_headers_sent) {
+        s->tar_headers_sent = true;
+        if (lws_write(wsi, s->resp + LWS_PRE, s->resp_len,
+                      LWS_WRITE_HTTP_HEADERS) < 0) {
+            tar_free(s);
+            return -1;
+        }
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    n = dmn_tar_read(s->tar, s->tx + LWS_PRE, TAR_PIECE, err, sizeof err);
+    if (n < 0) {
+        /* Too late for an error status: cut the connection, so the client
+         * sees a short body rather than a wrong one. */
+        dmn_server_log(server_of(wsi), "run %" PRIu64 ": codetracer "
+                       "download: %s", s->tar_run, err);
+        tar_free(s);
+        return -1;
+    }
+    last = s->tar->pos == dmn_tar_size(s->tar);
+    if (lws_write(wsi, s->tx + LWS_PRE, (size_t)n,
+                  last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) < 0) {
+        tar_free(s);
+        return -1;
+    }
+    if (!last) {
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    tar_free(s);
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* The run's directory is ready (status 0), or cannot be made. */
+static void on_ct_ready(dmn_ct_waiter *w, int status, const char *code,
+                        const char *msg)
+{
+    http_sess *s = container_of(w, http_sess, ctw);
+    dmn_run *r = dmn_run_find(server_of(s->wsi), s->tar_run);
+    int rc;
+
+    if (status == 0 && r)
+        rc = start_tar(s->wsi, s, r);
+    else
+        rc = respond_error(s->wsi, s, status ? status : 404,
+                           code ? code : "unknown_run", msg ? msg : "gone");
+    if (rc)
+        lws_set_timeout(s->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT,
+                        LWS_TO_KILL_ASYNC);
+}
+
+/* GET /api/runs/ID/codetracer */
+static int get_codetracer(struct lws *wsi, http_sess *s, dmn_run *r)
+{
+    char msg[300];
+    const char *code = "internal";
+    int status;
+
+    s->wsi = wsi;
+    s->tar_run = r->id;
+    s->ctw.ready = on_ct_ready;
+    status = dmn_ct_request(r, &s->ctw, &code, msg, sizeof msg);
+    if (status == 0)
+        return start_tar(wsi, s, r);
+    if (status > 0)
+        return respond_error(wsi, s, status, code, msg);
+    /* Waiting for the live writer or a conversion: no timeout meanwhile;
+     * ready answers. */
+    lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+    return 0;
+}
+
 static int handle_api(struct lws *wsi, http_sess *s, dmn_server *srv)
 {
     const char *uri = s->uri + 4; /* after /api */
@@ -437,6 +598,8 @@ static int handle_api(struct lws *wsi, http_sess *s, dmn_server *srv)
             return respond_error(wsi, s, 404, "no_listing", err);
         return respond_json(wsi, s, 200, j);
     }
+    if (strcmp(rest, "/codetracer") == 0 && !s->post)
+        return get_codetracer(wsi, s, r);
     if (strcmp(rest, "/stream") == 0 && !s->post) {
         char path[600];
         int n;
@@ -451,7 +614,7 @@ static int handle_api(struct lws *wsi, http_sess *s, dmn_server *srv)
         return 0;
     }
     if (strcmp(rest, "") == 0 || strcmp(rest, "/cancel") == 0 ||
-        strcmp(rest, "/stream") == 0)
+        strcmp(rest, "/stream") == 0 || strcmp(rest, "/codetracer") == 0)
         return respond_error(wsi, s, 405, "method_not_allowed",
                              "method not allowed here");
     return respond_error(wsi, s, 404, "not_found", "no such endpoint");
@@ -486,6 +649,11 @@ static int on_http(struct lws *wsi, http_sess *s, dmn_server *srv,
     uint64_t clen = 0;
     bool has_body;
 
+    /* A keep-alive connection's next request reuses the session. */
+    dmn_ct_cancel_wait(&s->ctw);
+    tar_free(s);
+    free(s->body);
+    free(s->resp);
     memset(s, 0, sizeof *s);
     snprintf(s->uri, sizeof s->uri, "%s", in ? in : "/");
     s->post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
@@ -544,6 +712,8 @@ static int on_writeable(struct lws *wsi, http_sess *s)
 {
     int n;
 
+    if (s->tar)
+        return write_tar(wsi, s);
     if (!s->resp_ready)
         return 0;
     s->resp_ready = false;
@@ -581,6 +751,8 @@ int dmn_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
             s->body = NULL;
             free(s->resp);
             s->resp = NULL;
+            dmn_ct_cancel_wait(&s->ctw);
+            tar_free(s);
         }
         return 0;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: {

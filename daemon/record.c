@@ -8,8 +8,10 @@
  *                                               live (proto_ct_writer)
  *
  * Threads. The caller's thread runs the VM and produces; a consumer
- * thread started here drains the ring (proto_ring_next) into the writers
- * until the producer's finish, then exits. The two share only the ring.
+ * thread started here drains the ring (proto_ring_next_raw: records move
+ * into the stream file's chunks as bytes, decoded only for the CodeTracer
+ * writer) until the producer's finish, then exits. The two share only
+ * the ring.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -42,34 +44,52 @@ static void pause_briefly(void)
     nanosleep(&ts, NULL);
 }
 
+/* One record into the writers: the stream file takes it as it is in the
+ * ring (no decode, no re-encode); the CodeTracer writer needs the event. */
+static void write_record(dmn_recording *rec, const proto_raw *raw,
+                         proto_event *ev)
+{
+    char err[256];
+
+    if (rec->consumer_rc)
+        return;
+    if (proto_file_writer_add_raw(rec->file, raw, err, sizeof err) != 0) {
+        rec->consumer_rc = -1;
+        snprintf(rec->consumer_err, sizeof rec->consumer_err, "stream: %s",
+                 err);
+        return;
+    }
+    if (!rec->ct)
+        return;
+    if (proto_raw_decode(raw, ev, err, sizeof err) != 0) {
+        rec->consumer_rc = -1;
+        snprintf(rec->consumer_err, sizeof rec->consumer_err, "ring: %s",
+                 err);
+    } else if (proto_ct_writer_add(rec->ct, ev, err, sizeof err) != 0) {
+        rec->consumer_rc = -1;
+        snprintf(rec->consumer_err, sizeof rec->consumer_err,
+                 "codetracer: %s", err);
+    }
+}
+
 static void *consume(void *arg)
 {
     dmn_recording *rec = arg;
     proto_event ev;
+    proto_raw raw;
     char err[256];
     int rc;
 
     proto_event_init(&ev);
     for (;;) {
-        rc = proto_ring_next(rec->ring, &ev, err, sizeof err);
+        rc = proto_ring_next_raw(rec->ring, &raw, err, sizeof err);
         if (rc == PROTO_ERR_AGAIN) {
             pause_briefly(); /* no wake callback here: poll */
             continue;
         }
         if (rc)
             break;
-        if (!rec->consumer_rc &&
-            proto_file_writer_add(rec->file, &ev, err, sizeof err) != 0) {
-            rec->consumer_rc = -1;
-            snprintf(rec->consumer_err, sizeof rec->consumer_err,
-                     "stream: %s", err);
-        }
-        if (rec->ct && !rec->consumer_rc &&
-            proto_ct_writer_add(rec->ct, &ev, err, sizeof err) != 0) {
-            rec->consumer_rc = -1;
-            snprintf(rec->consumer_err, sizeof rec->consumer_err,
-                     "codetracer: %s", err);
-        }
+        write_record(rec, &raw, &ev);
     }
     if (rc != PROTO_ERR_END && !rec->consumer_rc) {
         rec->consumer_rc = -1;
@@ -117,6 +137,8 @@ int dmn_recording_start(const dmn_recording_opts *o, dmn_recording **out,
     dmn_tracer_init(&rec->producer, rec->ring, o->run_start->level);
     if (dmn_vm_tracer_init(&rec->hooks, &rec->producer) != 0)
         goto fail_hooks;
+    if (o->lines)
+        dmn_vm_tracer_lines(&rec->hooks, o->lines);
     if (pthread_create(&rec->consumer, NULL, consume, rec) != 0) {
         snprintf(err, errlen, "cannot start the consumer thread");
         goto fail_thread;

@@ -17,6 +17,9 @@ typedef struct dmn_recording_opts {
     bool codetracer;                  /* also write DIR/codetracer live */
     const vm_module *module;          /* for CodeTracer; outlives the
                                          recording */
+    struct dmn_lines *lines;          /* level lines: the step points
+                                         (lines.h), else NULL; borrowed,
+                                         outlives the recording */
 } dmn_recording_opts;
 
 /* Create the files, start the consumer thread, emit run_start. */

@@ -15,6 +15,7 @@
 #include <traced/wasi.h>
 
 #include "dmn.h"
+#include "lines.h"
 
 static uint64_t mono_ns(void)
 {
@@ -219,6 +220,27 @@ void dmn_tracer_op(dmn_tracer *t, uint32_t opcode, uint32_t offset)
     emit(t, &ev);
 }
 
+/* Steps come by the million in line-dense loops: ev is set field by
+ * field, since `= {0}` zeroes the whole union with a rep stos that took
+ * 14% of a recorded bytecode kernel (perf, docs/performance.md, "lines
+ * recording"). */
+void dmn_tracer_step(dmn_tracer *t, uint32_t file, uint32_t line,
+                     uint32_t column)
+{
+    proto_event ev;
+
+    ev.type = PROTO_STEP;
+    ev.seq = 0;
+    ev.t_ns = 0;
+    ev.mem.buf = NULL;
+    ev.mem.cap = 0;
+    ev.mem.json = NULL;
+    ev.as.step.file = file;
+    ev.as.step.line = line;
+    ev.as.step.column = column;
+    emit(t, &ev);
+}
+
 void dmn_tracer_throw(dmn_tracer *t, uint32_t tag, const proto_val *payload,
                       uint32_t n)
 {
@@ -313,13 +335,38 @@ static void hook_op(void *user, uint32_t opcode, uint32_t offset)
     dmn_tracer_op(a->t, opcode, offset);
 }
 
+/*
+ * The frequent frame events go from the hook's slot values straight into
+ * the ring (proto_ring_push_frame: no proto_val array, a specialised
+ * encoder, the same bytes): adapt_vals and the generic encoder were about
+ * a fifth of a recorded fib run's instructions (docs/performance.md,
+ * "calls recording"). Otherwise as emit_at.
+ */
+static void emit_frame(dmn_tracer *t, proto_event_type type, uint32_t func,
+                       uint32_t second, const vm_trace_vals *vals)
+{
+    proto_event stamped = {.type = type};
+    bool flush;
+
+    if (t->closed || !proto_level_includes(t->level, type))
+        return;
+    flush = proto_ring_take_flush_request(t->ring);
+    stamp(t, &stamped, flush);
+    if (proto_ring_push_frame(t->ring, type, stamped.t_ns, func, second,
+                              vals, NULL) == PROTO_ERR_CLOSED)
+        t->closed = true;
+    else if (flush)
+        proto_ring_flush(t->ring);
+}
+
 static void hook_call(void *user, const vm_trace_frame *f)
 {
-    dmn_vm_tracer *a = user;
-    uint32_t n;
-    const proto_val *v = adapt_vals(a, &f->vals, &n);
+    dmn_tracer *t = ((dmn_vm_tracer *)user)->t;
 
-    dmn_tracer_call(a->t, f->func_idx, f->depth, v, n);
+    t->counters.calls++;
+    if (f->depth > t->counters.max_depth)
+        t->counters.max_depth = f->depth;
+    emit_frame(t, PROTO_CALL, f->func_idx, f->depth, &f->vals);
 }
 
 /* Unwound and tail returns have no values: the event's results are
@@ -327,10 +374,8 @@ static void hook_call(void *user, const vm_trace_frame *f)
 static void hook_ret(void *user, const vm_trace_frame *f)
 {
     dmn_vm_tracer *a = user;
-    uint32_t n;
-    const proto_val *v = adapt_vals(a, &f->vals, &n);
 
-    dmn_tracer_return(a->t, f->func_idx, f->depth, v, n);
+    emit_frame(a->t, PROTO_RETURN, f->func_idx, f->depth, &f->vals);
 }
 
 /* Function imports come first in the function index space and run_start
@@ -347,10 +392,8 @@ static void hook_host_call(void *user, const vm_trace_frame *f)
 static void hook_host_return(void *user, const vm_trace_frame *f)
 {
     dmn_vm_tracer *a = user;
-    uint32_t n;
-    const proto_val *v = adapt_vals(a, &f->vals, &n);
 
-    dmn_tracer_host_return(a->t, f->func_idx, f->func_idx, v, n);
+    emit_frame(a->t, PROTO_HOST_RETURN, f->func_idx, f->func_idx, &f->vals);
 }
 
 static void hook_throw(void *user, const vm_trace_throw *th)
@@ -360,6 +403,32 @@ static void hook_throw(void *user, const vm_trace_throw *th)
     const proto_val *v = adapt_vals(a, &th->payload, &n);
 
     dmn_tracer_throw(a->t, th->tag_idx, v, n);
+}
+
+/* Level lines (lines.c): a frame starts with no line, and a step point
+ * is an event when it changes its frame's line. */
+static void hook_call_lines(void *user, const vm_trace_frame *f)
+{
+    dmn_lines_enter(((dmn_vm_tracer *)user)->lines, f->depth);
+    hook_call(user, f);
+}
+
+static void hook_step(void *user, uint32_t offset, uint32_t point,
+                      uint32_t depth)
+{
+    dmn_vm_tracer *a = user;
+    const vm_debug_row *row = dmn_lines_step(a->lines, point, depth);
+
+    (void)offset;
+    if (row)
+        dmn_tracer_step(a->t, row->file, row->line, row->column);
+}
+
+void dmn_vm_tracer_lines(dmn_vm_tracer *a, dmn_lines *lines)
+{
+    a->lines = lines;
+    a->vm.call = hook_call_lines;
+    a->vm.step = hook_step;
 }
 
 static void hook_trap(void *user, int code, const char *message)
@@ -380,7 +449,7 @@ int dmn_vm_tracer_init(dmn_vm_tracer *a, dmn_tracer *t)
         return VM_ERR_NOMEM;
     a->vm.user = a;
     /* op only when recorded: it switches the VM to instrumented code. */
-    a->vm.op = t->level >= PROTO_LEVEL_OPS ? hook_op : NULL;
+    a->vm.op = t->level == PROTO_LEVEL_OPS ? hook_op : NULL;
     a->vm.call = hook_call;
     a->vm.ret = hook_ret;
     a->vm.host_call = hook_host_call;
@@ -503,8 +572,16 @@ void dmn_run_thread(void *arg)
     uint32_t nres = 0;
     int32_t exit_code = 0;
     dmn_vm_tracer hooks = {0};
+    dmn_lines lines;
+    int lines_rc = 0;
     int rc;
 
+    /* Level lines: the module's step points and run_start's file table
+     * (submission checked that the module has line info). */
+    memset(&lines, 0, sizeof lines);
+    if (r->spec.level == PROTO_LEVEL_LINES)
+        lines_rc = dmn_lines_init(&lines, r->module, r->vm_err,
+                                  sizeof r->vm_err);
     /* run_start: argv as the program sees it, and the function imports. */
     memset(&rs, 0, sizeof rs);
     lists_rc = dmn_run_start_lists(&rs, r->spec.name, r->spec.args,
@@ -515,14 +592,22 @@ void dmn_run_thread(void *arg)
     rs.module.ptr = r->spec.name;
     rs.module.len = (uint32_t)strlen(r->spec.name);
     memcpy(rs.hash, r->hash, 32);
+    if (r->spec.level == PROTO_LEVEL_LINES && !lines_rc)
+        dmn_lines_run_start(&lines, &rs);
     dmn_tracer_run_start(&r->tracer, &rs);
 
-    if (lists_rc || dmn_vm_tracer_init(&hooks, &r->tracer))
+    if (lines_rc)
+        rc = VM_ERR_ARG; /* the message is in r->vm_err */
+    else if (lists_rc || dmn_vm_tracer_init(&hooks, &r->tracer))
         rc = VM_ERR_NOMEM;
-    else if (r->spec.invoke)
-        rc = run_invoke(r, &hooks.vm, &results, &nres);
-    else
-        rc = run_wasi(r, &hooks.vm, &exit_code);
+    else {
+        if (r->spec.level == PROTO_LEVEL_LINES)
+            dmn_vm_tracer_lines(&hooks, &lines);
+        if (r->spec.invoke)
+            rc = run_invoke(r, &hooks.vm, &results, &nres);
+        else
+            rc = run_wasi(r, &hooks.vm, &exit_code);
+    }
     dmn_vm_tracer_close(&hooks);
     if (rc == VM_ERR_EXIT)
         exit_code = vm_store_exit_code(r->store);
@@ -538,4 +623,5 @@ void dmn_run_thread(void *arg)
                        results, nres);
     free(results);
     dmn_run_start_lists_free(&rs);
+    dmn_lines_close(&lines);
 }

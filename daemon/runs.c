@@ -27,7 +27,9 @@
 #include <unistd.h>
 
 #include "cli_values.h"
+#include "ct_output.h"
 #include "dmn.h"
+#include "lines.h"
 
 #define DRAIN_BATCH 4096
 #define RING_BYTES (1u << 20)
@@ -167,6 +169,7 @@ json_t *dmn_run_json(const dmn_run *r)
     json_object_set_new(c, "traps",
                         json_integer((json_int_t)r->counters.traps));
     json_object_set_new(j, "counters", c);
+    json_object_set_new(j, "codetracer", dmn_ct_json(r));
     return j;
 }
 
@@ -382,6 +385,7 @@ static void maybe_finish(dmn_run *r)
         close(r->idx_fd);
         r->idx_fd = -1;
     }
+    dmn_ct_stream_final(r); /* a live CodeTracer writer may end now */
     r->state = DMN_DONE;
     r->events = r->next_seq;
     r->ended_ns = dmn_wall_ns();
@@ -451,13 +455,18 @@ static void drain(dmn_run *r)
         return;
     }
     while (n < DRAIN_BATCH && r->win_len < r->srv->cfg.window_events) {
+        proto_raw raw;
         dmn_evt *e;
 
-        rc = proto_ring_next(r->ring, &r->scratch, err, sizeof err);
+        /* The chunk takes the ring's bytes (no re-encoding); the window
+         * and subscribers take the decoded event. */
+        rc = proto_ring_next_raw(r->ring, &raw, err, sizeof err);
+        if (rc == 0)
+            rc = proto_raw_decode(&raw, &r->scratch, err, sizeof err);
         if (rc)
             break;
         n++;
-        if (proto_chunker_add(&r->chunker, &r->scratch) != 0)
+        if (proto_chunker_add_raw(&r->chunker, &raw) != 0)
             dmn_server_log(r->srv, "run %" PRIu64 ": chunker refused seq %"
                            PRIu64, r->id, r->scratch.seq);
         r->next_seq = proto_event_next_seq(&r->scratch);
@@ -522,6 +531,7 @@ void dmn_runs_tick(dmn_server *srv)
         drain(r);
         seal(r);
     }
+    dmn_ws_tick(srv);
 }
 
 /* ---- submitting ---------------------------------------------------------------- */
@@ -529,6 +539,7 @@ void dmn_runs_tick(dmn_server *srv)
 static void run_free(dmn_run *r)
 {
     dmn_ws_run_closing(r);
+    dmn_ct_free(r);
     for (size_t i = 0; i < r->win_len; i++)
         dmn_evt_unref(r->win[i]);
     free(r->win);
@@ -717,6 +728,17 @@ int dmn_run_submit(dmn_server *srv, const uint8_t *wasm, size_t len,
         status = 400;
         goto fail;
     }
+    if (r->spec.level == PROTO_LEVEL_LINES) {
+        /* Refuse a lines run without line info now, not from the run. */
+        dmn_lines lines;
+
+        if (dmn_lines_init(&lines, r->module, err, errlen) != 0) {
+            *code = "no_debug_info";
+            status = 400;
+            goto fail;
+        }
+        dmn_lines_close(&lines);
+    }
     proto_sha256(wasm, len, r->hash);
     proto_hex(r->hash, 32, r->hash_hex);
     r->created_ns = dmn_wall_ns();
@@ -749,6 +771,7 @@ int dmn_run_submit(dmn_server *srv, const uint8_t *wasm, size_t len,
     r->state = DMN_RUNNING;
     snprintf(r->status, sizeof r->status, "running");
     save_module(r, wasm, len);
+    dmn_ct_run_created(r); /* live CodeTracer output, if asked */
     write_meta(r);
     if (r->spec.wall_ms)
         uv_timer_start(&r->wall_timer, on_wall_timer, r->spec.wall_ms, 0);
@@ -888,6 +911,7 @@ static void load_one(dmn_server *srv, uint64_t id)
                        " events kept%s", id, info.next_seq,
                        info.truncated ? ", torn tail cut" : "");
     }
+    dmn_ct_load(r); /* repairs a CodeTracer trace.json left open */
     r->next_seq = r->events;
     /* Keep the list newest first. */
     if (!srv->runs || srv->runs->id < id) {

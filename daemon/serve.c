@@ -27,6 +27,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ct_output.h"
 #include "dmn.h"
 
 #ifndef TRACED_DATADIR
@@ -66,6 +67,10 @@ static const char usage_text[] =
     "                         on disk; past it the run waits (default 65536)\n"
     "  --flush-ms N           flush tick (default 20)\n"
     "  --heartbeat-ms N       WebSocket heartbeat period (default 5000)\n"
+    "  --codetracer           every run also writes its CodeTracer trace live\n"
+    "                         (DATA/runs/ID/codetracer/; else per run with\n"
+    "                         the submit option codetracer=1, or converted\n"
+    "                         from the stream when downloaded)\n"
     "  --port-file PATH       write the bound port there once listening\n"
     "  --quiet                log only errors\n"
     "  --help                 this text\n";
@@ -178,6 +183,9 @@ static int parse_options(int argc, char **argv, dmn_config *cfg,
         } else if (strcmp(a, "--quiet") == 0) {
             cfg->quiet = true;
             continue;
+        } else if (strcmp(a, "--codetracer") == 0) {
+            cfg->codetracer = true;
+            continue;
         }
         if (!v || a[0] != '-') {
             fprintf(stderr, "traced: unexpected argument %s (traced serve "
@@ -250,6 +258,7 @@ static void on_tick(uv_timer_t *t)
     uint64_t now = uv_now(&srv->loop);
 
     dmn_runs_tick(srv);
+    dmn_ct_tick(srv);
     if (now - srv->last_heartbeat_ms >= srv->cfg.heartbeat_ms) {
         srv->last_heartbeat_ms = now;
         dmn_ws_heartbeat(srv);
@@ -261,6 +270,7 @@ void dmn_server_check_stop(dmn_server *srv)
     if (!srv->stopping || srv->lws_destroyed || dmn_runs_live(srv) > 0)
         return;
     dmn_server_log(srv, "every run is flushed; stopping");
+    dmn_ct_stop_all(srv);
     srv->lws_destroyed = true;
     lws_context_destroy(srv->lws);
     uv_close((uv_handle_t *)&srv->sigint, NULL);

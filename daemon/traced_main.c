@@ -28,6 +28,7 @@
 #include "debuginfo.h"
 #include "dmn.h"
 #include "export.h"
+#include "lines.h"
 #include "record.h"
 
 #ifndef TRACED_VERSION
@@ -86,7 +87,9 @@ static void usage(FILE *f)
             "                 traps; print them to stderr (docs/vm.md, "
             "\"Tracing\")\n"
             "  --trace-dir DIR  record the run into DIR (stream.trace + .idx)\n"
-            "  --level calls|ops  what --trace-dir records (default calls)\n"
+            "  --level calls|ops|lines  what --trace-dir records (default\n"
+            "                 calls; lines needs DWARF: a module built with -g);\n"
+            "                 with --trace, lines counts steps instead of ops\n"
             "  --codetracer   with --trace-dir, also DIR/codetracer, live\n"
             "  --dir HOST[:GUEST]  (WASI) preopen directory HOST, seen by the\n"
             "                 program as GUEST (default HOST); nothing else of\n"
@@ -118,6 +121,7 @@ typedef struct run_args {
     bool trace;
     const char *trace_dir;
     proto_level level;
+    bool level_given;
     bool codetracer;
 } run_args;
 
@@ -209,10 +213,13 @@ static int parse_run_args(int argc, char **argv, run_args *ra)
                 ra->level = PROTO_LEVEL_CALLS;
             } else if (v && strcmp(v, "ops") == 0) {
                 ra->level = PROTO_LEVEL_OPS;
+            } else if (v && strcmp(v, "lines") == 0) {
+                ra->level = PROTO_LEVEL_LINES;
             } else {
-                fprintf(stderr, "traced: --level is calls or ops\n");
+                fprintf(stderr, "traced: --level is calls, ops or lines\n");
                 return -1;
             }
+            ra->level_given = true;
             i++;
         } else if (strcmp(a, "--codetracer") == 0) {
             ra->codetracer = true;
@@ -355,10 +362,19 @@ typedef struct run_trace {
     vm_tracer counting;
     vm_trace_counts counts;
     dmn_recording *rec;
+    dmn_lines lines; /* level lines: the module's step points */
+    bool have_lines;
 } run_trace;
 
+static void trace_lines_close(run_trace *rt)
+{
+    if (rt->have_lines)
+        dmn_lines_close(&rt->lines);
+    rt->have_lines = false;
+}
+
 static int trace_begin(run_trace *rt, const run_args *ra,
-                       const vm_module *module, const uint8_t *bytes,
+                       vm_module *module, const uint8_t *bytes,
                        size_t len)
 {
     proto_run_start rs = {0};
@@ -368,8 +384,20 @@ static int trace_begin(run_trace *rt, const run_args *ra,
     int rc;
 
     memset(rt, 0, sizeof *rt);
+    if ((ra->trace || ra->trace_dir) && ra->level == PROTO_LEVEL_LINES) {
+        if (dmn_lines_init(&rt->lines, module, err, sizeof err) != 0) {
+            fprintf(stderr, "traced: %s: %s\n", ra->path, err);
+            return -1;
+        }
+        rt->have_lines = true;
+    }
     if (ra->trace) {
-        vm_trace_counts_init(&rt->counting, &rt->counts, true);
+        /* Ops by default; --level lines counts steps instead (and
+         * --level calls neither). */
+        vm_trace_counts_init(&rt->counting, &rt->counts,
+                             !ra->level_given || ra->level == PROTO_LEVEL_OPS);
+        if (rt->have_lines)
+            vm_trace_counts_with_steps(&rt->counting, &rt->counts);
         rt->tracer = &rt->counting;
     }
     if (!ra->trace_dir)
@@ -377,8 +405,11 @@ static int trace_begin(run_trace *rt, const run_args *ra,
     if (dmn_run_start_lists(&rs, ra->path, ra->args, (uint32_t)ra->nargs,
                             module) != 0) {
         fprintf(stderr, "traced: out of memory\n");
+        trace_lines_close(rt);
         return -1;
     }
+    if (rt->have_lines)
+        dmn_lines_run_start(&rt->lines, &rs);
     rs.run_id = 1;
     rs.wall_ns = dmn_wall_ns();
     rs.level = ra->level;
@@ -389,10 +420,12 @@ static int trace_begin(run_trace *rt, const run_args *ra,
     o.run_start = &rs;
     o.codetracer = ra->codetracer;
     o.module = module;
+    o.lines = rt->have_lines ? &rt->lines : NULL;
     rc = dmn_recording_start(&o, &rt->rec, err, sizeof err);
     dmn_run_start_lists_free(&rs);
     if (rc) {
         fprintf(stderr, "traced: --trace-dir: %s\n", err);
+        trace_lines_close(rt);
         return -1;
     }
     rt->tracer = dmn_recording_tracer(rt->rec);
@@ -415,18 +448,23 @@ static int trace_end(run_trace *rt, int rc, const char *msg,
     char line[256], err[512] = "";
     proto_val pv[16];
     uint32_t n = nresults < 16 ? nresults : 16;
+    int written;
 
     if (rt->tracer == &rt->counting) {
         vm_trace_counts_format(&rt->counts, line, sizeof line);
         fprintf(stderr, "%s\n", line);
     }
-    if (!rt->rec)
+    if (!rt->rec) {
+        trace_lines_close(rt);
         return 0;
+    }
     for (uint32_t i = 0; i < n; i++)
         pv[i] = proto_val_from_vm(&results[i]);
-    if (dmn_recording_finish(rt->rec, rc, msg, dmn_status_of(rc, exit_code),
-                             exit_code, pv, rc ? 0 : n, err,
-                             sizeof err) != 0) {
+    written = dmn_recording_finish(rt->rec, rc, msg,
+                                   dmn_status_of(rc, exit_code), exit_code,
+                                   pv, rc ? 0 : n, err, sizeof err);
+    trace_lines_close(rt);
+    if (written != 0) {
         fprintf(stderr, "traced: --trace-dir: %s\n", err);
         return -1;
     }

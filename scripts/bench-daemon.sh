@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Measure the daemon (docs/performance.md, "Daemon"): latency from an event
 # produced to a WebSocket client receiving it, events/s delivered to 1 and
-# 16 clients, the daemon's memory with one stalled client, and a valgrind
-# pass. Every daemon is started on 127.0.0.1:0 with a temporary data dir
+# 16 clients (JSON and binary) and the run's duration meanwhile, the
+# daemon's memory with one stalled client, and a valgrind pass. Every daemon is started on 127.0.0.1:0 with a temporary data dir
 # and killed by its PID; every loop is bounded in count and time.
 #
 # Usage: scripts/bench-daemon.sh [--build DIR] [--quick] [WHAT...]
@@ -155,52 +155,77 @@ latency() {
 }
 
 # ---- throughput -----------------------------------------------------------
+# calls.wasm run N 0 (as fast as the VM goes) with 0, 1 and 16 clients, in
+# JSON and in binary. The clients start first and connect, each waiting
+# for the run to exist (so that 16 Node start-ups are not measured against
+# the run), then the script submits; each subscribes from the start,
+# checks every seq arrives once and in order, and times first to last
+# frame. "run s" is the run's submit -> persisted time: with clients it
+# should stay that of the run alone (docs/daemon.md, "Recording has
+# priority").
 throughput() {
     local calls=1000000
     ((quick)) && calls=100000
-    echo "### throughput (calls.wasm run $calls 0: $((2 * calls + 2)) events; JSON; load $(load))"
+    echo "### throughput (calls.wasm run $calls 0: $((2 * calls + 4)) events)"
     echo
-    echo "| clients | per client events/s (min / median / max) | aggregate events/s | run wall s | all complete |"
-    echo "|---|---|---|---|---|"
-    for n in 1 16; do
-        start --
-        local id i
-        id=$(ctl submit "$tmp/calls.wasm" --invoke run "$calls" 0)
-        local t0
-        t0=$(date +%s%N)
-        kids=()
-        for ((i = 0; i < n; i++)); do
-            timeout 300 "$node" "$wsbench" count "$wsurl" "$id" 290 >"$tmp/count.$i" &
-            kids+=($!)
+    echo "| format | clients | per client events/s (min / median / max) | aggregate events/s | run s | all complete | load (1 min) |"
+    echo "|---|---:|---|---:|---:|---|---:|"
+    local fmt n
+    for fmt in json binary; do
+        for n in 0 1 16; do
+            [[ $fmt == binary && $n == 0 ]] && continue # same as json's
+            throughput_case "$fmt" "$n"
         done
-        for k in "${kids[@]}"; do wait "$k"; done
-        kids=()
-        wait_done "$id" 60
-        local wall
-        wall=$("$node" -e '
-            const m = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-            console.log(((m.ended_ns - m.created_ns) / 1e9).toFixed(2));' \
-            "$tmp/data/runs/$id/meta.json")
-        log "throughput $n clients: $(cat "$tmp"/count.*)"
-        "$node" -e '
-            const fs = require("fs");
-            const [n, dir, wall] = process.argv.slice(1);
-            const rs = [];
-            for (let i = 0; i < +n; i++) {
-              try { rs.push(JSON.parse(fs.readFileSync(`${dir}/count.${i}`, "utf8"))); } catch (e) {}
-            }
-            const rates = rs.map((r) => r.events_per_s).sort((a, b) => a - b);
-            const first = Math.min(...rs.map((r) => r.first_abs_ms));
-            const last = Math.max(...rs.map((r) => r.last_abs_ms));
-            const total = rs.reduce((s, r) => s + r.events, 0);
-            const agg = Math.round(total / ((last - first) / 1000));
-            const ok = rs.length === +n && rs.every((r) => r.complete);
-            console.log(`| ${n} | ${rates[0]} / ${rates[Math.floor(rates.length / 2)]} / ${rates[rates.length - 1]} | ${agg} | ${wall} | ${ok ? "yes" : "NO (" + rs.length + " reported)"} |`);
-        ' "$n" "$tmp" "$wall"
-        rm -f "$tmp"/count.*
-        stop
     done
     echo
+}
+throughput_case() { # throughput_case FORMAT CLIENTS
+    local fmt=$1 n=$2 id i l
+    start --
+    l=$(load | cut -d, -f1)
+    kids=()
+    rm -f "$tmp"/count.* "$tmp"/ready.*
+    for ((i = 0; i < n; i++)); do
+        WSBENCH_FORMAT=$fmt WSBENCH_READY=$tmp/ready.$i \
+            timeout 300 "$node" "$wsbench" count "$wsurl" 1 290 >"$tmp/count.$i" &
+        kids+=($!)
+    done
+    for _ in $(seq 600); do # 30 s at most for the clients to connect
+        (($(find "$tmp" -maxdepth 1 -name 'ready.*' | wc -l) >= n)) && break
+        sleep 0.05
+    done
+    sleep 0.3
+    id=$(ctl submit "$tmp/calls.wasm" --invoke run "$calls" 0)
+    [[ $id == 1 ]] || { log "run id $id, expected 1"; exit 1; }
+    for k in "${kids[@]}"; do wait "$k"; done
+    kids=()
+    wait_done "$id" 60
+    ((n)) && log "throughput $fmt $n clients: $(cat "$tmp"/count.*)"
+    "$node" -e '
+        const fs = require("fs");
+        const [fmt, n, dir, meta, load] = process.argv.slice(1);
+        const m = JSON.parse(fs.readFileSync(meta, "utf8"));
+        const wall = ((m.ended_ns - m.created_ns) / 1e9).toFixed(2);
+        if (+n === 0) {
+          console.log(`| - | 0 | - | - | ${wall} | - | ${load} |`);
+          process.exit(0);
+        }
+        const rs = [];
+        for (let i = 0; i < +n; i++) {
+          try { rs.push(JSON.parse(fs.readFileSync(`${dir}/count.${i}`, "utf8"))); } catch (e) {}
+        }
+        const rates = rs.map((r) => r.events_per_s).sort((a, b) => a - b);
+        const first = Math.min(...rs.map((r) => r.first_abs_ms));
+        const last = Math.max(...rs.map((r) => r.last_abs_ms));
+        const total = rs.reduce((s, r) => s + r.events, 0);
+        const agg = Math.round(total / ((last - first) / 1000));
+        const ok = rs.length === +n && rs.every((r) => r.complete);
+        const per = +n === 1 ? `${rates[0]}`
+          : `${rates[0]} / ${rates[Math.floor(rates.length / 2)]} / ${rates[rates.length - 1]}`;
+        console.log(`| ${fmt} | ${n} | ${per} | ${agg} | ${wall} | ${ok ? "yes" : "NO (" + rs.length + " reported)"} | ${load} |`);
+    ' "$fmt" "$n" "$tmp" "$tmp/data/runs/$id/meta.json" "$l"
+    rm -f "$tmp"/count.* "$tmp"/ready.*
+    stop
 }
 
 # ---- memory -----------------------------------------------------------------

@@ -6,9 +6,12 @@
 //       for each event: receive CLOCK_MONOTONIC - (start_monotonic_ns + t),
 //       start_monotonic_ns from the `subscribed` message; prints one JSON
 //       line {events, p50_ms, p90_ms, p99_ms, max_ms, ...}
-//   node wsbench.js count URL RUN [MAX_S]     subscribe from "start" (JSON);
-//       counts events (and checks seqs are consecutive) until `end`;
-//       prints {events, first_ms, last_ms, seconds, events_per_s, ...}
+//   node wsbench.js count URL RUN [MAX_S]     subscribe from "start" (JSON,
+//       or binary with WSBENCH_FORMAT=binary), retrying while the run does
+//       not exist yet; counts events and checks that their seqs run from 0
+//       to the end's next_seq without a gap or a duplicate; prints
+//       {events, complete, first_ms, seconds, events_per_s, ...}.
+//       WSBENCH_READY=PATH: create PATH once connected.
 //   node wsbench.js stall URL RUN [MAX_S]     a raw TCP client: WebSocket
 //       handshake, subscribe from "start", then never reads again; exits
 //       after MAX_S seconds (or when killed)
@@ -22,6 +25,10 @@ const net = require('net');
 const [mode, url, runArg, maxArg] = process.argv.slice(2);
 const run = Number(runArg);
 const maxS = Number(maxArg || 120);
+// count mode: WSBENCH_FORMAT=binary subscribes in binary; WSBENCH_READY=PATH
+// is created once the socket is open (the script waits for every client).
+const format = process.env.WSBENCH_FORMAT === 'binary' ? 'binary' : 'json';
+const readyFile = process.env.WSBENCH_READY || null;
 const fail = (msg) => { console.error('wsbench: ' + msg); process.exit(1); };
 if (!url || !Number.isInteger(run)) fail('usage: wsbench.js MODE URL RUN [MAX_S]');
 setTimeout(() => fail(mode + ': timed out after ' + maxS + ' s'), maxS * 1000).unref();
@@ -31,6 +38,61 @@ function pct(sorted, p) {
   if (!sorted.length) return null;
   const i = Math.min(sorted.length - 1, Math.ceil(p / 100 * sorted.length) - 1);
   return sorted[Math.max(0, i)];
+}
+
+// Walk the records of a binary frame (docs/protocol.md §2; the delta
+// state starts at zero in each frame): {n, first, next, gaps}, where gaps
+// counts records whose seq is not the previous record's next seq.
+function decodeBinary(buf) {
+  if (buf.length < 16 || buf.toString('latin1', 0, 4) !== 'TRCB') fail('not a TRCB frame');
+  let i = 16, n = 0, first = null, next = 0, gaps = 0;
+  const u8 = () => { if (i >= buf.length) fail('truncated record'); return buf[i++]; };
+  const varint = () => { // up to 64 bits, as a BigInt only when needed
+    let v = 0, mul = 1, b;
+    do { b = u8(); v += (b & 0x7f) * mul; mul *= 128; } while (b & 0x80);
+    return v;
+  };
+  const svarint = () => { const z = varint(); return z % 2 ? -(z + 1) / 2 : z / 2; };
+  const skip = (k) => { i += k; if (i > buf.length) fail('truncated record'); };
+  const str = () => skip(varint());
+  const vals = () => {
+    for (let k = varint(); k > 0; k--) {
+      const t = u8();
+      if (t === 0x7f || t === 0x7e) varint();
+      else if (t === 0x7d) skip(4);
+      else if (t === 0x7c) skip(8);
+      else if (t === 0x7b) skip(16);
+      else if (t === 0x70 || t === 0x6f) varint();
+      else fail('value type ' + t);
+    }
+  };
+  while (i < buf.length) {
+    const type = u8();
+    const seq = next + svarint();
+    svarint(); // t
+    let count = 1;
+    switch (type) {
+      case 1: skip(8); varint(); u8(); skip(32); str(); {
+        const argc = varint(), nimp = varint();
+        for (let k = 0; k < argc; k++) str();
+        for (let k = 0; k < nimp; k++) { str(); str(); }
+      } break;
+      case 2: case 3: case 4: case 5: varint(); varint(); vals(); break;
+      case 6: { const op = u8(); if (op >= 0xfb && op <= 0xfe) varint(); svarint(); } break;
+      case 7: varint(); vals(); break;
+      case 8: svarint(); str(); break;
+      case 9: varint(); str(); break;
+      case 10: varint(); varint(); varint(); break;
+      case 11: count = varint(); break;
+      case 12: u8(); svarint(); vals(); for (let k = 0; k < 6; k++) varint(); break;
+      default: fail('record type ' + type);
+    }
+    if (first === null) first = seq;
+    else if (seq !== next) gaps++;
+    next = seq + count;
+    n++;
+  }
+  return { n, first, next, gaps };
 }
 
 if (mode === 'latency') {
@@ -92,11 +154,35 @@ if (mode === 'latency') {
   let events = 0, frames = 0, bytes = 0, first = null, last = null;
   let next = null, gaps = 0;
   const SEQ = Buffer.from('{"seq":');
-  ws.on('open', () => ws.send(JSON.stringify(
-    { type: 'subscribe', run, from: 'start', format: 'json' })));
+  // The run may not exist yet (the script can start its clients before
+  // it submits, so that their start-up is not measured against the
+  // run): subscribe again every 10 ms until it does, 3000 times at most.
+  let tries = 0;
+  const subscribe = () => {
+    if (++tries > 3000) fail('run ' + run + ' did not appear');
+    ws.send(JSON.stringify({ type: 'subscribe', run, from: 'start', format }));
+  };
+  ws.on('open', () => {
+    subscribe();
+    if (readyFile) require('fs').writeFileSync(readyFile, '');
+  });
   ws.on('message', (data, isBinary) => {
     const recv = now();
-    if (isBinary) fail('binary frame');
+    if (isBinary) {
+      if (format !== 'binary') fail('binary frame on a json subscription');
+      const r = decodeBinary(data);
+      frames++;
+      bytes += data.length;
+      gaps += r.gaps;
+      if (r.n) {
+        if (r.first !== (next === null ? 0 : next)) gaps++;
+        next = r.next;
+        if (first === null) first = recv;
+        last = recv;
+        events += r.n;
+      }
+      return;
+    }
     // An events frame starts with {"type":"events"; count its events
     // without parsing the whole frame: each event object starts with
     // {"seq": (values inside events are {"type":...}).
@@ -113,7 +199,7 @@ if (mode === 'latency') {
       }
       if (n) {
         const s0 = parseInt(data.toString('latin1', firstIdx + 7, firstIdx + 27), 10);
-        if (next !== null && s0 !== next) gaps++;
+        if (s0 !== (next === null ? 0 : next)) gaps++;
         if (seq - s0 + 1 !== n) gaps++;
         next = seq + 1;
         if (first === null) first = recv;
@@ -135,6 +221,8 @@ if (mode === 'latency') {
         seconds: secs, events_per_s: secs > 0 ? Math.round(events / secs) : null }));
       ws.close();
       process.exit(0);
+    } else if (m.type === 'error' && m.code === 'unknown_run') {
+      setTimeout(subscribe, 10);
     } else if (m.type === 'error') {
       fail('error ' + m.code + ': ' + m.error);
     }

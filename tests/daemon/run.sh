@@ -111,6 +111,127 @@ check "tree format shows the calls" grep -q '^ *host .*fd_write(' <("$ctl" tail 
 "$ctl" tail "$id" --format jsonl --from 290 >"$tmp/r.jsonl"
 check "tail --from 290 starts at 290" test "$(seqs "$tmp/r.jsonl" | head -1)" = 290
 
+# ---- CodeTracer output --------------------------------------------------------
+# native_calls RUN: call and host_call events in the run's stream file
+native_calls() {
+    timeout 20 "$ctl_bin" tail --file "$tmp/data/runs/$1/stream.trace" --no-follow \
+        --format jsonl | grep -c '"type":"\(call\|host_call\)"'
+}
+# ct_ok DIR RUN: DIR passes the format checks (ct_check.js) and has one
+# Call per call and host_call of the run's stream, plus <toplevel>'s, each
+# with its Return.
+ct_ok() {
+    node "$here/ct_check.js" "$1" >"$tmp/ct.stats" || { cat "$tmp/ct.stats"; return 1; }
+    local n c r
+    n=$(native_calls "$2")
+    c=$(sed -n 's/.*"calls":\([0-9]*\).*/\1/p' "$tmp/ct.stats")
+    r=$(sed -n 's/.*"returns":\([0-9]*\).*/\1/p' "$tmp/ct.stats")
+    [[ -n "$c" && "$n" -gt 0 && "$c" -eq $((n + 1)) && "$r" -eq "$c" ]] ||
+        { echo "calls: stream $n, CodeTracer Calls $c Returns $r"; return 1; }
+}
+ct_state() { "$ctl" status "$1" | sed -n 's/^    "state": "\(.*\)",*$/\1/p'; }
+wait_ct() { # wait_ct RUN: until its CodeTracer output is complete (10 s)
+    for _ in $(seq 200); do
+        [[ "$(ct_state "$1")" == complete ]] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+# no_path FILE: trace.json without its Path records (they name the run's dir)
+no_path() { grep -v '^{"Path":' "$1"; }
+
+live=$("$ctl" submit "$tmp/chatty.wasm" --codetracer -- 200 0)
+wait_done "$live"
+check "a run submitted with --codetracer writes its trace live" \
+    grep -q '"live": true' <("$ctl" status "$live")
+wait_ct "$live"
+check "its live CodeTracer directory is complete, valid, one Call per call" \
+    ct_ok "$tmp/data/runs/$live/codetracer" "$live"
+"$ctl" codetracer "$live" -o "$tmp/ct_live" >/dev/null
+check "tracectl codetracer downloads and extracts it" ct_ok "$tmp/ct_live" "$live"
+curl -s -D "$tmp/ct.hdr" -o "$tmp/live.tar" "$TRACED_URL/api/runs/$live/codetracer"
+check "the download is application/x-tar named run-$live-codetracer.tar" \
+    grep -qi "content-disposition: attachment; filename=\"run-$live-codetracer.tar\"" "$tmp/ct.hdr"
+grep -qi '^content-type: application/x-tar' "$tmp/ct.hdr" || bad "content-type x-tar"
+mkdir -p "$tmp/tar_live" && tar -xf "$tmp/live.tar" -C "$tmp/tar_live"
+check "tar -x extracts the same trace" ct_ok "$tmp/tar_live" "$live"
+check "tar and tracectl give the same trace.json" \
+    cmp -s "$tmp/tar_live/trace.json" "$tmp/ct_live/trace.json"
+
+conv=$("$ctl" submit "$tmp/chatty.wasm" -- 200 0)
+wait_done "$conv"
+check "a run without --codetracer has none" test "$(ct_state "$conv")" = none
+# Two clients at once: one conversion serves both.
+"$ctl" codetracer "$conv" -o "$tmp/ct_conv" >/dev/null &
+curl -s -o "$tmp/conv.tar" "$TRACED_URL/api/runs/$conv/codetracer" &
+wait $(jobs -p | grep -v "^$pid\$") 2>/dev/null
+check "its trace is converted on demand (tracectl)" ct_ok "$tmp/ct_conv" "$conv"
+mkdir -p "$tmp/tar_conv" && tar -xf "$tmp/conv.tar" -C "$tmp/tar_conv"
+check "and by a concurrent curl, the same" \
+    cmp -s "$tmp/tar_conv/trace.json" "$tmp/ct_conv/trace.json"
+check "one conversion served both" \
+    test "$(grep -c "run $conv: CodeTracer trace converted" "$tmp/traced.log")" -eq 1
+check "the conversion is cached (status complete, converted)" \
+    grep -q '"source": "converted"' <("$ctl" status "$conv")
+check "converted and live traces of the same run agree" \
+    cmp -s <(no_path "$tmp/ct_conv/trace.json") <(no_path "$tmp/ct_live/trace.json")
+
+id=$("$ctl" submit "$tmp/spin.wasm" --codetracer --invoke spin 1000000000000)
+sleep 0.2
+check "a running run's trace: 409 run_in_progress" \
+    grep -q '^409 .*run_in_progress' <(http GET "/api/runs/$id/codetracer")
+"$ctl" cancel "$id" >/dev/null
+wait_done "$id"
+"$ctl" codetracer "$id" -o "$tmp/ct_spin" >/dev/null
+check "a cancelled run's trace closes its frames" ct_ok "$tmp/ct_spin" "$id"
+check "codetracer of an unknown run: 404 unknown_run" \
+    grep -q '^404 .*unknown_run' <(http GET /api/runs/4242/codetracer)
+"$ctl" codetracer 4242 -o "$tmp/ct_none" 2>/dev/null
+check "tracectl codetracer of an unknown run fails" test $? -eq 1
+rm "$tmp/data/runs/1/module.wasm" # fib, recorded without CodeTracer
+check "no module.wasm kept: 404 no_module" \
+    grep -q '^404 .*no_module' <(http GET /api/runs/1/codetracer)
+check "codetracer=maybe: 400" grep -q '^400 .*codetracer' \
+    <(http POST '/api/runs?codetracer=maybe' --data-binary @"$tmp/fib.wasm")
+
+# tracectl extracts safely: archives from a fake daemon with an entry
+# outside DIR, an absolute one, a link.
+python3 - "$tmp" <<'PY'
+import io, sys, tarfile
+tmp = sys.argv[1]
+for kind in ("dotdot", "abs", "link"):
+    with tarfile.open(f"{tmp}/{kind}.tar", "w", format=tarfile.USTAR_FORMAT) as t:
+        i = tarfile.TarInfo({"dotdot": "files/../../escaped", "abs": "/tmp/escaped",
+                             "link": "files/m.wat"}[kind])
+        if kind == "link":
+            i.type, i.linkname = tarfile.SYMTYPE, "/etc/passwd"
+            t.addfile(i)
+        else:
+            i.size = 3
+            t.addfile(i, io.BytesIO(b"bad"))
+PY
+for kind in dotdot abs link; do
+    node -e '
+        const fs = require("fs"), body = fs.readFileSync(process.argv[1]);
+        const srv = require("http").createServer((q, r) => {
+            r.writeHead(200, {"content-type": "application/x-tar",
+                              "content-length": body.length});
+            r.end(body);
+        }).listen(0, "127.0.0.1", () => {
+            fs.writeFileSync(process.argv[2], String(srv.address().port));
+        });
+        setTimeout(() => srv.close(), 5000).unref();
+        process.on("SIGTERM", () => process.exit(0));' "$tmp/$kind.tar" "$tmp/fake.port" &
+    fake=$!
+    for _ in $(seq 100); do [[ -s "$tmp/fake.port" ]] && break; sleep 0.05; done
+    out=$(timeout 10 "$ctl_bin" --url "http://127.0.0.1:$(cat "$tmp/fake.port")" \
+        codetracer 1 -o "$tmp/evil/x" 2>&1)
+    rc=$?
+    kill "$fake" 2>/dev/null; wait "$fake" 2>/dev/null; rm -f "$tmp/fake.port"
+    check "tracectl refuses a tar entry ($kind): $out" \
+        test $rc -eq 1 -a ! -e "$tmp/evil/escaped" -a ! -L "$tmp/evil/x/files/m.wat"
+done
+
 # ---- limits and cancel ------------------------------------------------------
 id=$("$ctl" submit "$tmp/spin.wasm" --invoke spin 1000000000000)
 sleep 0.2
@@ -172,13 +293,15 @@ runs=()
 for i in 1 2 3 4; do
     runs+=("$("$ctl" submit "$tmp/chatty.wasm" -- 3000 60000)")
 done
+# A live run's subscribers cannot end before it does: four runs at once
+# take ~28 s under ASan on a loaded machine, past ctl's 30 s for a tail.
 for r in "${runs[@]}"; do
-    "$ctl" tail "$r" --format jsonl >"$tmp/s$r.a" &
-    "$ctl" tail "$r" --format jsonl --delay-ms 20 >"$tmp/s$r.c" &
+    timeout 120 "$ctl_bin" tail "$r" --format jsonl >"$tmp/s$r.a" &
+    timeout 120 "$ctl_bin" tail "$r" --format jsonl --delay-ms 20 >"$tmp/s$r.c" &
 done
 sleep 0.3
 for r in "${runs[@]}"; do
-    "$ctl" tail "$r" --format jsonl --from 0 --binary >"$tmp/s$r.b" &
+    timeout 120 "$ctl_bin" tail "$r" --format jsonl --from 0 --binary >"$tmp/s$r.b" &
 done
 wait $(jobs -p | grep -v "^$pid\$") 2>/dev/null
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
@@ -195,6 +318,33 @@ for r in "${runs[@]}"; do
         test "$ms" -lt $((base_ms * 6 + 2000))
 done
 check "daemon peak memory ${rss} KiB stays bounded" test "${rss:-999999}" -lt 262144
+
+# ---- eight subscribers of a fast run share its frames ----------------------
+# fib(21): ~71k events in a fraction of a second (70 frames). Four JSON and
+# four binary subscribers from the start, joining while it runs: each must
+# get exactly the file's stream, event for event and byte for byte
+# (tracectl prints both formats through the same JSON encoder, so this
+# also checks the daemon's own JSON writer against the protocol
+# library's). 120 s: eight clients parsing every event are slow under ASan.
+id=$("$ctl" submit "$tmp/fib.wasm" --invoke fib 21)
+fan=()
+for i in 1 2 3 4; do
+    timeout 120 "$ctl_bin" tail "$id" --format jsonl >"$tmp/fan$id.j$i" &
+    fan+=($!)
+    timeout 120 "$ctl_bin" tail "$id" --format jsonl --binary >"$tmp/fan$id.b$i" &
+    fan+=($!)
+done
+wait "${fan[@]}"
+wait_done "$id"
+file_seqs "$id" >/dev/null
+check "fast run: every event persisted ($(wc -l <"$tmp/f$id.jsonl") events)" \
+    test "$(wc -l <"$tmp/f$id.jsonl")" -gt 70000
+for i in 1 2 3 4; do
+    for f in j b; do
+        check "fast run: subscriber $f$i got exactly the file's events" \
+            cmp -s "$tmp/fan$id.$f$i" "$tmp/f$id.jsonl"
+    done
+done
 
 # ---- reconnect and resume ---------------------------------------------------
 r=${runs[0]}
@@ -261,12 +411,12 @@ check "SIGTERM cancelled the run (meta)" grep -q '"reason": "shutdown"' "$tmp/da
 # ---- SIGKILL mid-run, restart: interrupted ---------------------------------
 start --token s3cret
 export TRACED_TOKEN=s3cret
-id=$("$ctl" submit "$tmp/chatty.wasm" -- 100000 100000)
+id=$("$ctl" submit "$tmp/chatty.wasm" --codetracer -- 100000 100000)
 sleep 0.5
 kill -KILL "$pid"
 wait "$pid" 2>/dev/null
 pid=""
-start --token s3cret
+start --token s3cret --codetracer
 check "killed run is listed as interrupted" test "$(field "$id" status)" = interrupted
 timeout 20 "$ctl_bin" tail --file "$tmp/data/runs/$id/stream.trace" --no-follow \
     --format jsonl >"$tmp/k.jsonl" 2>/dev/null
@@ -275,6 +425,18 @@ check "its stream reads cleanly to the last chunk ($n events)" test "$n" -gt 0
 "$ctl" tail "$id" --format jsonl >"$tmp/k2.jsonl"
 check "subscribing to it replays the same events" cmp -s <(seqs "$tmp/k.jsonl") <(seqs "$tmp/k2.jsonl")
 check "earlier runs are still listed" test "$("$ctl" ls | wc -l)" -gt 10
+check "its live trace.json was repaired into valid JSON" node -e \
+    'JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))' \
+    "$tmp/data/runs/$id/codetracer/trace.json"
+check "and is marked incomplete" test "$(ct_state "$id")" = incomplete
+"$ctl" codetracer "$id" -o "$tmp/ct_killed" >/dev/null
+check "its download is converted from the stream, every frame closed" \
+    ct_ok "$tmp/ct_killed" "$id"
+dflt=$("$ctl" submit "$tmp/chatty.wasm" -- 20 0)
+wait_done "$dflt"
+wait_ct "$dflt"
+check "traced --codetracer: a run submitted without the option is traced live" \
+    grep -q '"source": "live"' <("$ctl" status "$dflt")
 
 # ---- tokens ------------------------------------------------------------------
 check "no token: 401" grep -q '^401 .*unauthorized' <(http GET /api/runs)
