@@ -1,13 +1,15 @@
 /*
- * traced export STREAM --codetracer DIR --module FILE.wasm
+ * traced export STREAM --codetracer DIR --module FILE.wasm [--sources DIR]
  *
  * Converts a native trace file (any run, finished or cut short by a crash)
  * into a CodeTracer trace directory with protocol/codetracer.c. The
  * conversion itself, dmn_ct_export, is shared with the daemon, which runs
  * it on a growing stream (a run recorded with CodeTracer output) and on
  * finished ones (a download; daemon/ct_output.c). The module
- * gives the listing that the trace points into; its SHA-256 must match the
- * one the stream recorded unless --no-hash-check is given.
+ * gives the listing that the trace points into and, when it has DWARF, the
+ * sources (copied into files/ from --sources DIR or from where the DWARF
+ * says they are); its SHA-256 must match the one the stream recorded
+ * unless --no-hash-check is given.
  *
  * Exit status: 0 done, 1 failed (unreadable input, mismatched module,
  * write error), 2 usage.
@@ -34,10 +36,15 @@ static void export_usage(FILE *f)
     fprintf(f,
             "usage: traced export STREAM --codetracer DIR --module FILE.wasm\n"
             "                     [--program NAME] [--no-hash-check]\n"
+            "                     [--sources SRCDIR]\n"
             "  Convert the native trace file STREAM into a CodeTracer trace\n"
             "  directory DIR (trace.json, trace_metadata.json,\n"
             "  trace_paths.json, files/). FILE.wasm is the module that ran;\n"
-            "  its hash must match the stream's unless --no-hash-check.\n");
+            "  its hash must match the stream's unless --no-hash-check.\n"
+            "  A module built with -g gets its sources in files/: looked up\n"
+            "  in SRCDIR by path suffix first, else read where its DWARF\n"
+            "  says they are; those found nowhere are listed in\n"
+            "  trace_metadata.json missing_sources.\n");
 }
 
 static int slurp(const char *path, uint8_t **out, size_t *len)
@@ -111,7 +118,9 @@ int dmn_ct_export(const dmn_ct_export_opts *o, dmn_ct_export_info *info,
     static const uint8_t zero[32];
     vm_load_options lo = {.features = VM_FEATURE_TAIL_CALL |
                                       VM_FEATURE_EXCEPTIONS};
-    proto_ct_opts copts = {.program = o->program};
+    proto_ct_opts copts = {.program = o->program,
+                           .source_dir = o->sources,
+                           .read_source_paths = o->read_source_paths};
     proto_reader *r = NULL;
     proto_ct_writer *w = NULL;
     vm_module *m = NULL;
@@ -204,6 +213,7 @@ int dmn_ct_export(const dmn_ct_export_opts *o, dmn_ct_export_info *info,
         rc = 0;
     proto_event_close(&ev);
     info->records = proto_ct_writer_records(w);
+    proto_ct_writer_sources(w, &info->sources_copied, &info->sources_missing);
     wrc = proto_ct_writer_free(w, rc ? NULL : err, rc ? 0 : errlen);
     if (!rc)
         rc = wrc;
@@ -216,7 +226,7 @@ done:
 int dmn_export_main(int argc, char **argv)
 {
     const char *stream = NULL, *dir = NULL, *module_path = NULL;
-    const char *program = NULL;
+    const char *program = NULL, *sources = NULL;
     bool check_hash = true;
     dmn_ct_export_opts eo = {0};
     dmn_ct_export_info info;
@@ -235,6 +245,8 @@ int dmn_export_main(int argc, char **argv)
             module_path = argv[++i];
         } else if (strcmp(a, "--program") == 0 && i + 1 < argc) {
             program = argv[++i];
+        } else if (strcmp(a, "--sources") == 0 && i + 1 < argc) {
+            sources = argv[++i];
         } else if (strcmp(a, "--no-hash-check") == 0) {
             check_hash = false;
         } else if (a[0] == '-' && a[1] != '\0') {
@@ -258,6 +270,8 @@ int dmn_export_main(int argc, char **argv)
     eo.module_path = module_path;
     eo.program = program;
     eo.check_hash = check_hash;
+    eo.sources = sources;
+    eo.read_source_paths = true;
     rc = dmn_ct_export(&eo, &info, err, sizeof err);
     if (rc) {
         fprintf(stderr, "traced export: %s\n", err);
@@ -268,5 +282,12 @@ int dmn_export_main(int argc, char **argv)
             " CodeTracer records in %s%s\n",
             info.events, info.records, dir,
             info.torn ? " (the stream ended in a torn chunk)" : "");
+    if (info.sources_missing)
+        fprintf(stderr,
+                "traced export: warning: %" PRIu32 " of the %" PRIu32
+                " source files the DWARF names were not found (listed in "
+                "trace_metadata.json missing_sources)\n",
+                info.sources_missing,
+                info.sources_copied + info.sources_missing);
     return 0;
 }

@@ -20,6 +20,12 @@ typedef struct dmn_ct_export_opts {
     const char *program;     /* trace_metadata program; NULL: run_start's
                                 module name */
     bool check_hash;         /* the module must be the stream's */
+    /* Sources for files/ when the module has DWARF (proto_ct_opts):
+     * a bundle directory looked in first, or NULL; and whether the paths
+     * the DWARF names may be read on this host: the command does, the
+     * daemon does not (an uploaded module's DWARF may name any file). */
+    const char *sources;
+    bool read_source_paths;
     /* A stream that is still being written: read it in follow mode,
      * waiting poll_ms whenever it has nothing new, until run_end, or until
      * `final` is set (by another thread, once the file is complete) and a
@@ -37,6 +43,8 @@ typedef struct dmn_ct_export_info {
     uint64_t records; /* CodeTracer records written */
     bool torn;        /* the stream ended in a torn chunk (crashed run) */
     bool aborted;     /* stopped by `abort` before the stream's end */
+    uint32_t sources_copied, sources_missing; /* DWARF sources in files/,
+                                                 and those not found */
 } dmn_ct_export_info;
 
 /*

@@ -129,8 +129,13 @@ int dmn_recording_start(const dmn_recording_opts *o, dmn_recording **out,
     if (proto_file_writer_new(path, &h, NULL, &rec->file, err, errlen) != 0)
         goto fail_file;
     if (o->codetracer) {
+        /* A local run: the module is the user's, so the sources its DWARF
+         * names are read where they are (after the bundle, if any). */
+        proto_ct_opts co = {.source_dir = o->ct_sources,
+                            .read_source_paths = true};
+
         snprintf(path, sizeof path, "%s/codetracer", o->dir);
-        if (proto_ct_writer_new(path, o->module, NULL, &rec->ct, err,
+        if (proto_ct_writer_new(path, o->module, &co, &rec->ct, err,
                                 errlen) != 0)
             goto fail_ct;
     }

@@ -15,6 +15,9 @@ typedef struct dmn_recording_opts {
     const proto_run_start *run_start; /* the run's first event; borrowed
                                          during start */
     bool codetracer;                  /* also write DIR/codetracer live */
+    const char *ct_sources;           /* CodeTracer source bundle (a
+                                         directory), or NULL; borrowed
+                                         during start */
     const vm_module *module;          /* for CodeTracer; outlives the
                                          recording */
     struct dmn_lines *lines;          /* level lines: the step points

@@ -91,6 +91,8 @@ static void usage(FILE *f)
             "                 calls; lines needs DWARF: a module built with -g);\n"
             "                 with --trace, lines counts steps instead of ops\n"
             "  --codetracer   with --trace-dir, also DIR/codetracer, live\n"
+            "  --sources DIR  with --codetracer, look for the sources the\n"
+            "                 DWARF names in DIR first (by path suffix)\n"
             "  --dir HOST[:GUEST]  (WASI) preopen directory HOST, seen by the\n"
             "                 program as GUEST (default HOST); nothing else of\n"
             "                 the file system is reachable\n"
@@ -123,6 +125,7 @@ typedef struct run_args {
     proto_level level;
     bool level_given;
     bool codetracer;
+    const char *ct_sources; /* --sources */
 } run_args;
 
 static int parse_count(const char *opt, const char *s, uint64_t max,
@@ -223,6 +226,13 @@ static int parse_run_args(int argc, char **argv, run_args *ra)
             i++;
         } else if (strcmp(a, "--codetracer") == 0) {
             ra->codetracer = true;
+        } else if (strcmp(a, "--sources") == 0) {
+            if (!v || !*v) {
+                fprintf(stderr, "traced: --sources needs a directory\n");
+                return -1;
+            }
+            ra->ct_sources = v;
+            i++;
         } else if (strcmp(a, "--env") == 0) {
             if (!v || !strchr(v, '=') || ra->nenv == MAX_WASI_ITEMS) {
                 fprintf(stderr, "traced: --env needs K=V (at most %d)\n",
@@ -260,6 +270,10 @@ static int parse_run_args(int argc, char **argv, run_args *ra)
     }
     if (ra->codetracer && !ra->trace_dir) {
         fprintf(stderr, "traced: run: --codetracer needs --trace-dir\n");
+        return -1;
+    }
+    if (ra->ct_sources && !ra->codetracer) {
+        fprintf(stderr, "traced: run: --sources needs --codetracer\n");
         return -1;
     }
     if (ra->invoke && (ra->npreopens || ra->nenv)) {
@@ -419,6 +433,7 @@ static int trace_begin(run_trace *rt, const run_args *ra,
     o.dir = ra->trace_dir;
     o.run_start = &rs;
     o.codetracer = ra->codetracer;
+    o.ct_sources = ra->ct_sources;
     o.module = module;
     o.lines = rt->have_lines ? &rt->lines : NULL;
     rc = dmn_recording_start(&o, &rt->rec, err, sizeof err);

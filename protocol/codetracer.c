@@ -20,7 +20,14 @@
  *
  * Ids are implicit: the nth Path, Function, Type or VariableName record
  * defines id n. The writer interns each on first use and emits its record
- * before the record that uses it.
+ * before the record that uses it; Paths are all registered at the start
+ * (the listing, then the module's DWARF sources), so trace_paths.json is
+ * written once.
+ *
+ * With DWARF (proto_source_has_debug), Function records point at the
+ * subprogram's declaration, step events become Steps at (source path,
+ * line), and values are typed from the DWARF base types; without it
+ * everything points into the listing (docs/codetracer.md).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,12 +42,17 @@
 
 #include "proto_int.h"
 #include "traced/proto_codetracer.h"
+#include "traced/proto_source.h"
+#include "traced/vm_debug.h"
 #include "traced/vm_listing.h"
 
 #define DEFAULT_BUFFER (64u << 10)
 #define NO_ID UINT32_MAX
 #define TOPLEVEL_FUNCTION 0u /* function id of <toplevel> */
 #define NONE_TYPE 0u         /* type id of None */
+#define LISTING_PATH 0u      /* path id of the listing */
+/* A source file larger than this is not copied (reported missing). */
+#define MAX_SOURCE_BYTES (16u << 20)
 
 /* ---- A growable byte buffer ------------------------------------------------ */
 
@@ -300,6 +312,47 @@ enum {
     TS_COUNT
 };
 
+/* A source file named by the DWARF file table (or by run_start's): its
+ * path id is its index + 1, after the listing's. */
+typedef struct src_file {
+    char *path;  /* as the DWARF names it; owned */
+    bool copied; /* files/ holds it (mirror_path) */
+} src_file;
+
+/* How a value is written: as its wasm type, or read as a DWARF type. */
+enum {
+    VAL_WASM,
+    VAL_SIGNED,   /* Int */
+    VAL_UNSIGNED, /* Int, or Raw decimal text above INT64_MAX */
+    VAL_BOOL,     /* Bool */
+    VAL_CHAR_S,   /* String of one char (signed char) */
+    VAL_CHAR_U,   /* String of one char (unsigned char) */
+    VAL_FLOAT,    /* Float */
+    VAL_POINTER,  /* Raw "0x..." */
+};
+
+/* One argument or result, classified before its records are built. */
+typedef struct val_info {
+    uint32_t var;     /* VariableName id (arguments) */
+    uint32_t type_id; /* VAL_WASM: unused (the wasm type's) */
+    uint32_t size;    /* the source type's bytes */
+    int cls;
+} val_info;
+
+/* Prepared values of one function, DWARF mode: the classification, Type
+ * and VariableName of each parameter and of the result are the same at
+ * every call, and working them out (proto_source, the type's spelling)
+ * costs far more than writing the value. */
+typedef struct val_slot {
+    uint8_t vtype; /* the wasm type it was prepared for; 0: not yet */
+    val_info vi;
+} val_slot;
+
+typedef struct func_vals {
+    uint32_t nparams; /* slots: the parameters, then the result */
+    val_slot *slots;  /* NULL until the function's first value */
+} func_vals;
+
 typedef struct frame {
     uint32_t func;
     uint32_t depth; /* wasm frames incl. this one; host: the caller's */
@@ -325,6 +378,27 @@ struct proto_ct_writer {
 
     uint32_t nfuncs;
     uint32_t *func_ids; /* wasm function index -> Function id, NO_ID */
+    /* The Step a call of the function starts with (its Function's
+     * location), valid where func_ids is set. */
+    uint32_t *func_path_ids, *func_lines;
+
+    /* DWARF; all empty without it. */
+    proto_source *src;       /* names and value types; NULL without DWARF */
+    const vm_debug *dbg;     /* proto_source_debug(src) */
+    bool src_functions;      /* Function records at declarations (not at
+                                level ops, whose Steps are listing lines) */
+    char *source_dir;        /* opts->source_dir, or NULL */
+    bool read_source_paths;
+    src_file *srcs;
+    uint32_t nsrcs, srcs_cap, ncopied, nmissing;
+    name_table src_index;    /* path -> srcs index */
+    uint32_t *dwarf_paths;   /* DWARF file index -> path id */
+    uint32_t ndwarf_paths;
+    uint32_t *step_paths;    /* run_start file index -> path id, or NULL:
+                                dwarf_paths */
+    uint32_t nstep_paths;
+    name_table src_types;    /* "KIND:lang_type" -> Type id */
+    func_vals *fvals;        /* [nfuncs], DWARF mode only */
     uint32_t next_func_id;
     uint32_t type_ids[TS_COUNT];
     uint32_t next_type_id;
@@ -372,6 +446,18 @@ static char *dup_str(const char *s)
     if (d)
         memcpy(d, s, n);
     return d;
+}
+
+/* The slot of key in t (growing t first): a new key's slot has no name
+ * yet, and the caller fills it in and counts it. NULL when out of memory. */
+static name_slot *names_slot(proto_ct_writer *w, name_table *t,
+                             const char *key)
+{
+    if (t->count * 2 >= t->cap && names_grow(t) < 0) {
+        fail(w, PROTO_ERR_NOMEM, "out of memory");
+        return NULL;
+    }
+    return names_find(t, key);
 }
 
 static char *join_path(const char *a, const char *b)
@@ -437,35 +523,308 @@ static int end_record(proto_ct_writer *w)
     return 0;
 }
 
-/* Write a whole small file through a temporary name, so readers never see
- * it half-written. */
-static int write_file_atomic(proto_ct_writer *w, const char *name,
-                             const char *data, size_t len)
+/* Write data to path through path.tmp and rename(2), so readers never see
+ * it half-written. 0, PROTO_ERR_IO with errno set, or PROTO_ERR_NOMEM. */
+static int put_file(const char *path, const char *data, size_t len)
 {
-    char *path = join_path(w->dir, name), *tmp;
-    int fd, rc = 0;
+    size_t n = strlen(path) + 5;
+    char *tmp = proto__malloc(n);
+    int fd, rc = 0, saved;
 
-    if (!path)
-        return fail(w, PROTO_ERR_NOMEM, "out of memory");
-    tmp = proto__malloc(strlen(path) + 5);
-    if (!tmp) {
-        proto__free(path);
-        return fail(w, PROTO_ERR_NOMEM, "out of memory");
-    }
-    snprintf(tmp, strlen(path) + 5, "%s.tmp", path);
+    if (!tmp)
+        return PROTO_ERR_NOMEM;
+    snprintf(tmp, n, "%s.tmp", path);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0 || write_all(fd, data, len) < 0) {
-        rc = fail(w, PROTO_ERR_IO, "writing %s: %s", path, strerror(errno));
+        saved = errno;
         if (fd >= 0)
             close(fd);
         unlink(tmp);
+        errno = saved;
+        rc = PROTO_ERR_IO;
     } else if (close(fd) < 0 || rename(tmp, path) < 0) {
-        rc = fail(w, PROTO_ERR_IO, "writing %s: %s", path, strerror(errno));
+        saved = errno;
         unlink(tmp);
+        errno = saved;
+        rc = PROTO_ERR_IO;
     }
     proto__free(tmp);
+    return rc;
+}
+
+/* A whole small file of the trace directory; a failure fails the writer. */
+static int write_file_atomic(proto_ct_writer *w, const char *name,
+                             const char *data, size_t len)
+{
+    char *path = join_path(w->dir, name);
+    int rc;
+
+    if (!path)
+        return fail(w, PROTO_ERR_NOMEM, "out of memory");
+    rc = put_file(path, data, len);
+    if (rc == PROTO_ERR_NOMEM)
+        fail(w, rc, "out of memory");
+    else if (rc)
+        rc = fail(w, PROTO_ERR_IO, "writing %s: %s", path, strerror(errno));
     proto__free(path);
     return rc;
+}
+
+/* ---- Sources ------------------------------------------------------------------------ */
+
+/*
+ * Read the regular file at path (at most MAX_SOURCE_BYTES) into a new
+ * buffer. 0 with *out, 1 when it is not there or not a readable regular
+ * file (a DWARF path may name anything: a FIFO must not block us, a
+ * device must not be read), PROTO_ERR_NOMEM.
+ */
+static int read_source(const char *path, char **out, size_t *len)
+{
+    struct stat st;
+    char *data;
+    size_t got = 0;
+    int fd;
+
+    *out = NULL;
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return 1;
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+        (uint64_t)st.st_size > MAX_SOURCE_BYTES) {
+        close(fd);
+        return 1;
+    }
+    data = proto__malloc((size_t)st.st_size + 1);
+    if (!data) {
+        close(fd);
+        return PROTO_ERR_NOMEM;
+    }
+    while (got < (size_t)st.st_size) {
+        ssize_t r = read(fd, data + got, (size_t)st.st_size - got);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            proto__free(data);
+            close(fd);
+            return 1;
+        }
+        if (r == 0)
+            break; /* shrank meanwhile: keep what there is */
+        got += (size_t)r;
+    }
+    close(fd);
+    *out = data;
+    *len = got;
+    return 0;
+}
+
+/* The components of path that name something ("" and "." dropped), joined
+ * with '/', into b (NUL-terminated); starts[] gets where each begins, up
+ * to max. Returns the component count. */
+static size_t path_components(const char *path, sbuf *b, size_t *starts,
+                              size_t max)
+{
+    size_t n = 0;
+
+    while (*path) {
+        const char *slash = strchr(path, '/');
+        size_t len = slash ? (size_t)(slash - path) : strlen(path);
+
+        if (len && !(len == 1 && path[0] == '.')) {
+            if (b->len)
+                sb_put(b, "/", 1);
+            if (n < max)
+                starts[n] = b->len;
+            n++;
+            sb_put(b, path, len);
+        }
+        path += len;
+        if (*path)
+            path++;
+    }
+    sb_put(b, "", 1);
+    return n;
+}
+
+#define MAX_COMPONENTS 256
+
+/* Where the copy of path goes: "files/" + its components, ".." spelled
+ * "__" so that the copy stays inside files/. *out NULL when path names
+ * nothing. 0 or PROTO_ERR_NOMEM. */
+static int mirror_path(const char *path, char **out)
+{
+    sbuf comps = {0}, b = {0};
+    size_t starts[MAX_COMPONENTS], n;
+
+    *out = NULL;
+    n = path_components(path, &comps, starts, MAX_COMPONENTS);
+    if (comps.failed) {
+        sb_free(&comps);
+        return PROTO_ERR_NOMEM;
+    }
+    if (n == 0 || n > MAX_COMPONENTS) {
+        sb_free(&comps);
+        return 0;
+    }
+    sb_puts(&b, "files");
+    for (size_t i = 0; i < n; i++) {
+        size_t end = i + 1 < n ? starts[i + 1] - 1 : comps.len - 1;
+        const char *c = comps.p + starts[i];
+
+        sb_put(&b, "/", 1);
+        if (end - starts[i] == 2 && c[0] == '.' && c[1] == '.')
+            sb_put(&b, "__", 2);
+        else
+            sb_put(&b, c, end - starts[i]);
+    }
+    sb_put(&b, "", 1);
+    sb_free(&comps);
+    if (b.failed) {
+        sb_free(&b);
+        return PROTO_ERR_NOMEM;
+    }
+    *out = b.p;
+    return 0;
+}
+
+/* Look for path in the source bundle dir: its longest suffix of
+ * components (after any "..") that names a file there. 0 with *out, 1 not
+ * found, PROTO_ERR_NOMEM. */
+static int read_bundle(const char *dir, const char *path, char **out,
+                       size_t *len)
+{
+    sbuf comps = {0};
+    size_t starts[MAX_COMPONENTS], n, first = 0;
+    int rc = 1;
+
+    *out = NULL;
+    n = path_components(path, &comps, starts, MAX_COMPONENTS);
+    if (comps.failed) {
+        sb_free(&comps);
+        return PROTO_ERR_NOMEM;
+    }
+    if (n > MAX_COMPONENTS)
+        n = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *c = comps.p + starts[i];
+
+        if (c[0] == '.' && c[1] == '.' && (c[2] == '/' || c[2] == '\0'))
+            first = i + 1;
+    }
+    for (size_t i = first; i < n && rc == 1; i++) {
+        char *cand = join_path(dir, comps.p + starts[i]);
+
+        if (!cand) {
+            rc = PROTO_ERR_NOMEM;
+            break;
+        }
+        rc = read_source(cand, out, len);
+        proto__free(cand);
+    }
+    sb_free(&comps);
+    return rc;
+}
+
+/* Create the directories of rel (a path under w->dir) that are missing.
+ * 0, PROTO_ERR_IO or PROTO_ERR_NOMEM. */
+static int make_parents(const proto_ct_writer *w, const char *rel)
+{
+    char *full = join_path(w->dir, rel);
+    size_t skip;
+
+    if (!full)
+        return PROTO_ERR_NOMEM;
+    skip = strlen(w->dir) + 1;
+    for (char *p = full + skip; (p = strchr(p, '/')) != NULL; p++) {
+        *p = '\0';
+        if (mkdir(full, 0755) < 0 && errno != EEXIST) {
+            proto__free(full);
+            return PROTO_ERR_IO;
+        }
+        *p = '/';
+    }
+    proto__free(full);
+    return 0;
+}
+
+/* Copy source f into files/: from the bundle, else (when allowed and the
+ * path is absolute) from its path. A source that cannot be read or
+ * written is missing, not an error; only out of memory fails. */
+static int copy_source(proto_ct_writer *w, src_file *f)
+{
+    char *rel = NULL, *data = NULL, *full = NULL;
+    size_t len = 0;
+    int rc;
+
+    rc = mirror_path(f->path, &rel);
+    if (rc || !rel)
+        goto done;
+    rc = 1;
+    if (w->source_dir)
+        rc = read_bundle(w->source_dir, f->path, &data, &len);
+    if (rc == 1 && w->read_source_paths && f->path[0] == '/')
+        rc = read_source(f->path, &data, &len);
+    if (rc)
+        goto done;
+    rc = make_parents(w, rel);
+    if (rc)
+        goto done;
+    full = join_path(w->dir, rel);
+    rc = full ? put_file(full, data, len) : PROTO_ERR_NOMEM;
+    f->copied = rc == 0;
+
+done:
+    proto__free(full);
+    proto__free(data);
+    proto__free(rel);
+    if (rc == PROTO_ERR_NOMEM)
+        return fail(w, rc, "out of memory");
+    if (f->copied)
+        w->ncopied++;
+    else
+        w->nmissing++;
+    return 0;
+}
+
+/* The srcs index of path, registering (and copying) it on first sight;
+ * NO_ID when out of memory. */
+static uint32_t add_source(proto_ct_writer *w, const char *path)
+{
+    name_slot *slot = names_slot(w, &w->src_index, path);
+    src_file *f;
+
+    if (!slot)
+        return NO_ID;
+    if (slot->name)
+        return slot->id;
+    if (w->nsrcs == w->srcs_cap) {
+        uint32_t cap = w->srcs_cap ? w->srcs_cap * 2 : 16;
+        src_file *n = proto__realloc(w->srcs, cap * sizeof *n);
+
+        if (!n) {
+            fail(w, PROTO_ERR_NOMEM, "out of memory");
+            return NO_ID;
+        }
+        w->srcs = n;
+        w->srcs_cap = cap;
+    }
+    f = &w->srcs[w->nsrcs];
+    f->path = dup_str(path);
+    f->copied = false;
+    slot->name = dup_str(path);
+    if (!f->path || !slot->name) {
+        proto__free(f->path);
+        proto__free(slot->name);
+        slot->name = NULL;
+        fail(w, PROTO_ERR_NOMEM, "out of memory");
+        return NO_ID;
+    }
+    slot->id = w->nsrcs++;
+    w->src_index.count++;
+    if (copy_source(w, f))
+        return NO_ID;
+    return slot->id;
 }
 
 /* ---- Records ----------------------------------------------------------------------- */
@@ -606,43 +965,61 @@ static uint32_t func_line(const proto_ct_writer *w, uint32_t func)
     return line ? line : 1;
 }
 
-/* The Function id of wasm function func, emitting its record first. */
+/* The subprogram of func when the writer has DWARF, else NULL. */
+static const vm_debug_subprogram *func_sub(const proto_ct_writer *w,
+                                           uint32_t func)
+{
+    return w->dbg && func < w->nfuncs ? vm_debug_func(w->dbg, func) : NULL;
+}
+
+/* The Function id of wasm function func, emitting its record first: at
+ * the subprogram's declaration (DWARF), else at its listing header. */
 static uint32_t ensure_function(proto_ct_writer *w, uint32_t func)
 {
+    const vm_debug_subprogram *sp = func_sub(w, func);
+    uint32_t path = LISTING_PATH, line = func_line(w, func);
     char fallback[32];
     const char *name;
 
     if (func < w->nfuncs && w->func_ids[func] != NO_ID)
         return w->func_ids[func];
     if (func < w->nfuncs) {
-        name = vm_listing_func_name(w->listing, func);
+        name = sp && sp->name ? sp->name
+                              : vm_listing_func_name(w->listing, func);
     } else {
         /* Not in the module: a stream that does not match it. Give the
          * call a function of its own rather than failing the export. */
         snprintf(fallback, sizeof fallback, "func[%" PRIu32 "]", func);
         name = fallback;
+        line = 1;
     }
-    sb_printf(&w->rec, "{\"Function\":{\"path_id\":0,\"line\":%" PRIu32
-                       ",\"name\":",
-              func_line(w, func));
+    if (sp && w->src_functions && sp->decl_line &&
+        sp->decl_file < w->ndwarf_paths &&
+        w->dwarf_paths[sp->decl_file] != NO_ID) {
+        path = w->dwarf_paths[sp->decl_file];
+        line = sp->decl_line;
+    }
+    sb_printf(&w->rec, "{\"Function\":{\"path_id\":%" PRIu32
+                       ",\"line\":%" PRIu32 ",\"name\":",
+              path, line);
     sb_json_cstr(&w->rec, name);
     sb_puts(&w->rec, "}}");
     end_record(w);
-    if (func < w->nfuncs)
+    if (func < w->nfuncs) {
         w->func_ids[func] = w->next_func_id;
+        w->func_path_ids[func] = path;
+        w->func_lines[func] = line;
+    }
     return w->next_func_id++;
 }
 
 /* The VariableName id of name, emitting its record first. */
 static uint32_t ensure_var(proto_ct_writer *w, const char *name)
 {
-    name_slot *s;
+    name_slot *s = names_slot(w, &w->vars, name);
 
-    if (w->vars.count * 2 >= w->vars.cap && names_grow(&w->vars) < 0) {
-        fail(w, PROTO_ERR_NOMEM, "out of memory");
+    if (!s)
         return 0;
-    }
-    s = names_find(&w->vars, name);
     if (s->name)
         return s->id;
     s->name = dup_str(name);
@@ -673,10 +1050,248 @@ static const char *param_name(const proto_ct_writer *w, uint32_t func,
     return buf;
 }
 
-static void emit_step(proto_ct_writer *w, uint32_t line)
+/* ---- Values typed from DWARF ------------------------------------------------ */
+
+/* How wasm value v reads as the (resolved) DWARF type ty: VAL_WASM when
+ * it does not (no type, a struct, a long double, a value of the wrong
+ * wasm type for it: a module that does not match the stream). */
+static int classify(const vm_debug_type *ty, const proto_val *v)
 {
-    sb_printf(&w->rec, "{\"Step\":{\"path_id\":0,\"line\":%" PRIu32 "}}",
-              line);
+    bool is_int = v->type == VM_I32 || v->type == VM_I64;
+    bool is_float = v->type == VM_F32 || v->type == VM_F64;
+
+    if (!ty)
+        return VAL_WASM;
+    if (ty->kind == VM_DEBUG_TYPE_POINTER)
+        return is_int ? VAL_POINTER : VAL_WASM;
+    if (ty->kind != VM_DEBUG_TYPE_BASE || ty->byte_size > 8)
+        return VAL_WASM;
+    if (ty->encoding == VM_DEBUG_ATE_FLOAT)
+        return is_float ? VAL_FLOAT : VAL_WASM;
+    if (!is_int)
+        return VAL_WASM;
+    switch (ty->encoding) {
+    case VM_DEBUG_ATE_BOOLEAN: return VAL_BOOL;
+    case VM_DEBUG_ATE_SIGNED: return VAL_SIGNED;
+    case VM_DEBUG_ATE_UNSIGNED:
+    case VM_DEBUG_ATE_UTF: return VAL_UNSIGNED;
+    case VM_DEBUG_ATE_SIGNED_CHAR:
+        return ty->byte_size <= 1 ? VAL_CHAR_S : VAL_SIGNED;
+    case VM_DEBUG_ATE_UNSIGNED_CHAR:
+        return ty->byte_size <= 1 ? VAL_CHAR_U : VAL_UNSIGNED;
+    case VM_DEBUG_ATE_ADDRESS: return VAL_POINTER;
+    default: return VAL_WASM;
+    }
+}
+
+static int class_kind(int cls)
+{
+    switch (cls) {
+    case VAL_BOOL: return PROTO_CT_TYPE_BOOL;
+    case VAL_CHAR_S:
+    case VAL_CHAR_U: return PROTO_CT_TYPE_CHAR;
+    case VAL_FLOAT: return PROTO_CT_TYPE_FLOAT;
+    case VAL_POINTER: return PROTO_CT_TYPE_RAW;
+    default: return PROTO_CT_TYPE_INT;
+    }
+}
+
+/* The Type id of a source type (kind, lang_type), emitting its record on
+ * first use. */
+static uint32_t ensure_src_type(proto_ct_writer *w, int kind,
+                                const char *lang_type)
+{
+    char key[200];
+    name_slot *s;
+
+    snprintf(key, sizeof key, "%d:%s", kind, lang_type);
+    s = names_slot(w, &w->src_types, key);
+    if (!s)
+        return NONE_TYPE;
+    if (s->name)
+        return s->id;
+    s->name = dup_str(key);
+    if (!s->name) {
+        fail(w, PROTO_ERR_NOMEM, "out of memory");
+        return NONE_TYPE;
+    }
+    s->id = w->next_type_id++;
+    w->src_types.count++;
+    sb_printf(&w->rec, "{\"Type\":{\"kind\":%d,\"lang_type\":", kind);
+    sb_json_cstr(&w->rec, lang_type);
+    sb_puts(&w->rec, ",\"specific_info\":{\"kind\":\"None\"}}}");
+    end_record(w);
+    return s->id;
+}
+
+/* prepare_value without the cache. */
+static void prepare_value_once(proto_ct_writer *w, uint32_t func,
+                               bool result, uint32_t i, const proto_val *v,
+                               val_info *vi)
+{
+    proto_source_val sv;
+    char buf[32];
+    const char *name = NULL;
+
+    memset(vi, 0, sizeof *vi);
+    vi->cls = VAL_WASM;
+    if (w->src && func != NO_ID &&
+        proto_source_value(w->src, func, result, i, v, &sv)) {
+        uint32_t t = proto_source_value_type(w->src, func, result, i);
+        const vm_debug_type *ty =
+            t == VM_DEBUG_NONE
+                ? NULL
+                : vm_debug_type_get(w->dbg, vm_debug_type_resolve(w->dbg, t));
+
+        name = sv.name;
+        if (sv.type && ty && (vi->cls = classify(ty, v)) != VAL_WASM) {
+            vi->size = ty->byte_size ? ty->byte_size : 4;
+            vi->type_id = ensure_src_type(w, class_kind(vi->cls), sv.type);
+        }
+    }
+    if (vi->cls == VAL_WASM)
+        ensure_type(w, type_slot(v->type));
+    if (!result) {
+        if (!name || !*name)
+            name = param_name(w, func, i, buf, sizeof buf);
+        vi->var = ensure_var(w, name);
+    }
+}
+
+/* The cache slot of value i of func's arguments or results, or NULL when
+ * there is none (no DWARF, not a function of the module, more values than
+ * its type has: a stream of another module) or no memory for it. */
+static val_slot *value_slot(proto_ct_writer *w, uint32_t func, bool result,
+                            uint32_t i)
+{
+    func_vals *fv;
+    vm_functype_view ft;
+
+    if (!w->fvals || func >= w->nfuncs)
+        return NULL;
+    fv = &w->fvals[func];
+    if (!fv->slots) {
+        if (vm_module_func_type(w->module, func, &ft) != 0)
+            return NULL;
+        fv->slots = proto__calloc(ft.nparams + 1u, sizeof *fv->slots);
+        if (!fv->slots)
+            return NULL;
+        fv->nparams = ft.nparams;
+    }
+    if (result)
+        return i == 0 ? &fv->slots[fv->nparams] : NULL;
+    return i < fv->nparams ? &fv->slots[i] : NULL;
+}
+
+/*
+ * Classify value i of func's arguments (result false) or results, v, and
+ * register what its records need (Type; VariableName for an argument) so
+ * that they precede the records that use them. func NO_ID: untyped.
+ */
+static void prepare_value(proto_ct_writer *w, uint32_t func, bool result,
+                          uint32_t i, const proto_val *v, val_info *vi)
+{
+    val_slot *slot = func != NO_ID ? value_slot(w, func, result, i) : NULL;
+
+    if (slot && slot->vtype == v->type) {
+        *vi = slot->vi;
+        if (vi->cls == VAL_WASM)
+            ensure_type(w, type_slot(v->type)); /* emitted already */
+        return;
+    }
+    prepare_value_once(w, func, result, i, v, vi);
+    if (slot && !w->status) {
+        slot->vtype = v->type;
+        slot->vi = *vi;
+    }
+}
+
+/* A char as CodeTracer shows a one-char String: the character when it is
+ * printable ASCII, else its C escape ("\n", "\xc8"). */
+static void put_char_text(sbuf *b, uint8_t c)
+{
+    static const char esc[] = "\a\b\f\n\r\t\v";
+    static const char let[] = "abfnrtv";
+    const char *e = c ? strchr(esc, c) : NULL;
+    char text[8];
+
+    if (c >= 0x20 && c < 0x7f) {
+        text[0] = (char)c;
+        text[1] = '\0';
+    } else if (e) {
+        snprintf(text, sizeof text, "\\%c", let[e - esc]);
+    } else {
+        snprintf(text, sizeof text, "\\x%02x", c);
+    }
+    sb_json_cstr(b, text);
+}
+
+/* The ValueRecord of v as prepared in vi. */
+static void put_typed_value(proto_ct_writer *w, sbuf *b, const val_info *vi,
+                            const proto_val *v)
+{
+    uint64_t raw = v->type == VM_I64 ? (uint64_t)v->of.i64
+                                     : (uint64_t)(uint32_t)v->of.i32;
+    uint64_t mask = vi->size >= 8 ? UINT64_MAX
+                                  : ((uint64_t)1 << (8 * vi->size)) - 1;
+    int64_t sval = (int64_t)(raw & mask);
+    char num[64];
+
+    if (vi->cls == VAL_WASM) {
+        put_value(w, b, v);
+        return;
+    }
+    if (vi->size < 8 && (raw & ((uint64_t)1 << (8 * vi->size - 1))))
+        sval = (int64_t)((raw & mask) | ~mask);
+    switch (vi->cls) {
+    case VAL_SIGNED:
+        sb_printf(b, "{\"kind\":\"Int\",\"i\":%" PRId64, sval);
+        break;
+    case VAL_UNSIGNED:
+        /* The format's Int is an i64: larger values as decimal text. */
+        if ((raw & mask) <= (uint64_t)INT64_MAX)
+            sb_printf(b, "{\"kind\":\"Int\",\"i\":%" PRIu64, raw & mask);
+        else
+            sb_printf(b, "{\"kind\":\"Raw\",\"r\":\"%" PRIu64 "\"",
+                      raw & mask);
+        break;
+    case VAL_BOOL:
+        sb_printf(b, "{\"kind\":\"Bool\",\"b\":%s",
+                  raw & mask ? "true" : "false");
+        break;
+    case VAL_CHAR_S:
+    case VAL_CHAR_U:
+        sb_puts(b, "{\"kind\":\"String\",\"text\":");
+        put_char_text(b, (uint8_t)raw);
+        break;
+    case VAL_FLOAT:
+        if (v->type == VM_F32) {
+            float f;
+
+            memcpy(&f, &v->of.f32_bits, sizeof f);
+            format_f32(num, sizeof num, f);
+        } else {
+            double d;
+
+            memcpy(&d, &v->of.f64_bits, sizeof d);
+            format_f64(num, sizeof num, d);
+        }
+        sb_printf(b, "{\"kind\":\"Float\",\"f\":\"%s\"", num);
+        break;
+    default: /* VAL_POINTER */
+        sb_printf(b, "{\"kind\":\"Raw\",\"r\":\"0x%" PRIx64 "\"", raw & mask);
+        break;
+    }
+    sb_printf(b, ",\"type_id\":%" PRIu32 "}", vi->type_id);
+}
+
+/* ---- Steps, calls, returns ---------------------------------------------------- */
+
+static void emit_step(proto_ct_writer *w, uint32_t path, uint32_t line)
+{
+    sb_printf(&w->rec,
+              "{\"Step\":{\"path_id\":%" PRIu32 ",\"line\":%" PRIu32 "}}",
+              path, line);
     end_record(w);
 }
 
@@ -685,48 +1300,59 @@ static void emit_step(proto_ct_writer *w, uint32_t line)
 static void emit_call(proto_ct_writer *w, uint32_t func, proto_vals args)
 {
     uint32_t fid = ensure_function(w, func);
-    uint32_t stack_ids[16], *ids = stack_ids;
-    char buf[32];
+    val_info stack_vi[16], *vi = stack_vi;
 
     if (args.count > 16) {
-        ids = proto__malloc(args.count * sizeof *ids);
-        if (!ids) {
+        vi = proto__malloc(args.count * sizeof *vi);
+        if (!vi) {
             fail(w, PROTO_ERR_NOMEM, "out of memory");
             return;
         }
     }
-    ensure_val_types(w, args);
     for (uint32_t i = 0; i < args.count; i++)
-        ids[i] = ensure_var(w, param_name(w, func, i, buf, sizeof buf));
+        prepare_value(w, func, false, i, &args.items[i], &vi[i]);
     for (uint32_t i = 0; i < args.count; i++) {
         sb_printf(&w->rec, "{\"Value\":{\"variable_id\":%" PRIu32
                            ",\"value\":",
-                  ids[i]);
-        put_value(w, &w->rec, &args.items[i]);
+                  vi[i].var);
+        put_typed_value(w, &w->rec, &vi[i], &args.items[i]);
         sb_puts(&w->rec, "}}");
         end_record(w);
     }
-    emit_step(w, func_line(w, func));
+    if (func < w->nfuncs)
+        emit_step(w, w->func_path_ids[func], w->func_lines[func]);
+    else
+        emit_step(w, LISTING_PATH, 1);
     sb_printf(&w->rec, "{\"Call\":{\"function_id\":%" PRIu32 ",\"args\":[",
               fid);
     for (uint32_t i = 0; i < args.count; i++) {
         if (i)
             sb_puts(&w->rec, ",");
-        sb_printf(&w->rec, "{\"variable_id\":%" PRIu32 ",\"value\":", ids[i]);
-        put_value(w, &w->rec, &args.items[i]);
+        sb_printf(&w->rec, "{\"variable_id\":%" PRIu32 ",\"value\":",
+                  vi[i].var);
+        put_typed_value(w, &w->rec, &vi[i], &args.items[i]);
         sb_puts(&w->rec, "}");
     }
     sb_puts(&w->rec, "]}}");
     end_record(w);
-    if (ids != stack_ids)
-        proto__free(ids);
+    if (vi != stack_vi)
+        proto__free(vi);
 }
 
-static void emit_return(proto_ct_writer *w, proto_vals results)
+/* The Return of func (NO_ID: <toplevel>, untyped) with its results. */
+static void emit_return(proto_ct_writer *w, uint32_t func, proto_vals results)
 {
-    ensure_results(w, results);
-    sb_puts(&w->rec, "{\"Return\":{\"return_value\":");
-    put_results(w, &w->rec, results);
+    val_info vi;
+
+    if (results.count == 1) {
+        prepare_value(w, func, true, 0, &results.items[0], &vi);
+        sb_puts(&w->rec, "{\"Return\":{\"return_value\":");
+        put_typed_value(w, &w->rec, &vi, &results.items[0]);
+    } else {
+        ensure_results(w, results);
+        sb_puts(&w->rec, "{\"Return\":{\"return_value\":");
+        put_results(w, &w->rec, results);
+    }
     sb_puts(&w->rec, "}}");
     end_record(w);
 }
@@ -852,7 +1478,24 @@ static int write_metadata(proto_ct_writer *w, const proto_event *ev)
             sb_puts(&b, ",");
         sb_json_str(&b, rs->argv[i].ptr, rs->argv[i].len);
     }
-    sb_puts(&b, "]}\n");
+    sb_puts(&b, "]");
+    if (w->nmissing) {
+        /* Sources the DWARF names that files/ could not get: their Paths
+         * are registered all the same, so Steps can name them. */
+        bool first = true;
+
+        sb_puts(&b, ",\"missing_sources\":[");
+        for (uint32_t i = 0; i < w->nsrcs; i++) {
+            if (w->srcs[i].copied)
+                continue;
+            if (!first)
+                sb_puts(&b, ",");
+            first = false;
+            sb_json_cstr(&b, w->srcs[i].path);
+        }
+        sb_puts(&b, "]");
+    }
+    sb_puts(&b, "}\n");
     if (b.failed)
         rc = fail(w, PROTO_ERR_NOMEM, "out of memory");
     else
@@ -861,13 +1504,51 @@ static int write_metadata(proto_ct_writer *w, const proto_event *ev)
     return rc;
 }
 
+/* The path id of a step's file: run_start's file table when it has one
+ * (that is what steps index), else the module's DWARF file table. */
+static uint32_t step_path(const proto_ct_writer *w, uint32_t file)
+{
+    if (w->step_paths)
+        return file < w->nstep_paths ? w->step_paths[file] : NO_ID;
+    return file < w->ndwarf_paths ? w->dwarf_paths[file] : NO_ID;
+}
+
+/* Map run_start's file table (level lines) to path ids. With the module
+ * the run used it is the DWARF file table again; a path it does not have
+ * (another module) is registered as a source of its own. */
+static int map_run_files(proto_ct_writer *w, const proto_run_start *rs)
+{
+    w->step_paths = proto__malloc(rs->nfiles * sizeof *w->step_paths);
+    if (!w->step_paths)
+        return fail(w, PROTO_ERR_NOMEM, "out of memory");
+    w->nstep_paths = rs->nfiles;
+    for (uint32_t i = 0; i < rs->nfiles; i++) {
+        char *path = proto__malloc((size_t)rs->files[i].len + 1);
+        uint32_t k;
+
+        if (!path)
+            return fail(w, PROTO_ERR_NOMEM, "out of memory");
+        if (rs->files[i].len)
+            memcpy(path, rs->files[i].ptr, rs->files[i].len);
+        path[rs->files[i].len] = '\0';
+        k = strlen(path) == rs->files[i].len ? add_source(w, path) : NO_ID;
+        proto__free(path);
+        if (w->status)
+            return w->status;
+        w->step_paths[i] = k == NO_ID ? NO_ID : k + 1;
+    }
+    return 0;
+}
+
 /*
  * The prelude, once per run: the listing file, metadata and paths, then
- * runtime_tracing's start sequence: Path 0 (the listing), Function 0
- * <toplevel>, its Call, Type 0 None.
+ * runtime_tracing's start sequence: Path 0 (the listing) and the source
+ * Paths 1.. (DWARF), Function 0 <toplevel>, its Call, Type 0 None.
  */
 static int start_run(proto_ct_writer *w, const proto_event *ev)
 {
+    const proto_run_start *rs =
+        ev && ev->type == PROTO_RUN_START ? &ev->as.run_start : NULL;
     char name[128], rel[160];
     const char *text;
     size_t len;
@@ -875,6 +1556,11 @@ static int start_run(proto_ct_writer *w, const proto_event *ev)
     int rc;
 
     w->started = true;
+    if (w->src && rs) {
+        w->src_functions = rs->level != PROTO_LEVEL_OPS;
+        if (rs->nfiles && map_run_files(w, rs))
+            return w->status;
+    }
     listing_name(w, ev, name, sizeof name);
     snprintf(rel, sizeof rel, "files/%s", name);
     text = vm_listing_text(w->listing, &len);
@@ -889,6 +1575,10 @@ static int start_run(proto_ct_writer *w, const proto_event *ev)
         return rc;
     sb_puts(&paths, "[");
     sb_json_cstr(&paths, w->listing_path);
+    for (uint32_t i = 0; i < w->nsrcs; i++) {
+        sb_puts(&paths, ",");
+        sb_json_cstr(&paths, w->srcs[i].path);
+    }
     sb_puts(&paths, "]\n");
     rc = paths.failed ? fail(w, PROTO_ERR_NOMEM, "out of memory")
                       : write_file_atomic(w, "trace_paths.json", paths.p,
@@ -901,6 +1591,12 @@ static int start_run(proto_ct_writer *w, const proto_event *ev)
     sb_json_cstr(&w->rec, w->listing_path);
     sb_puts(&w->rec, "}");
     end_record(w);
+    for (uint32_t i = 0; i < w->nsrcs; i++) {
+        sb_puts(&w->rec, "{\"Path\":");
+        sb_json_cstr(&w->rec, w->srcs[i].path);
+        sb_puts(&w->rec, "}");
+        end_record(w);
+    }
     sb_puts(&w->rec, "{\"Function\":{\"path_id\":0,\"line\":1,"
                      "\"name\":\"<toplevel>\"}}");
     end_record(w);
@@ -914,7 +1610,7 @@ static int start_run(proto_ct_writer *w, const proto_event *ev)
               PROTO_CT_TYPE_NONE);
     end_record(w);
     w->next_type_id = NONE_TYPE + 1;
-    emit_step(w, 1);
+    emit_step(w, LISTING_PATH, 1);
     return w->status;
 }
 
@@ -936,7 +1632,7 @@ static void end_run(proto_ct_writer *w, const proto_run_end *re,
         return;
     w->toplevel_open = false;
     if (re && re->status == PROTO_STATUS_OK) {
-        emit_return(w, re->results);
+        emit_return(w, NO_ID, re->results);
     } else if (re && re->status == PROTO_STATUS_EXIT) {
         proto_val code = {.type = VM_I32, .of.i32 = re->exit_code};
         proto_vals v = {&code, 1};
@@ -946,7 +1642,7 @@ static void end_run(proto_ct_writer *w, const proto_run_end *re,
                  re->exit_code);
         emit_event(w, PROTO_CT_EVENT_TRACE_LOG, "exit", content,
                    strlen(content));
-        emit_return(w, v);
+        emit_return(w, NO_ID, v);
     } else {
         emit_error_return(w, msg);
     }
@@ -965,7 +1661,7 @@ static void on_return(proto_ct_writer *w, const proto_return *r)
             break;
         if (!f->host && f->func == r->func) {
             unwind_to(w, i + 1, "unwound by exception");
-            emit_return(w, r->results);
+            emit_return(w, r->func, r->results);
             w->nframes--;
             return;
         }
@@ -979,7 +1675,7 @@ static void on_host_return(proto_ct_writer *w, const proto_host_call *h)
     for (uint32_t i = w->nframes; i-- > 0;) {
         if (w->frames[i].host && w->frames[i].func == h->func) {
             unwind_to(w, i + 1, "unwound by exception");
-            emit_return(w, h->vals);
+            emit_return(w, h->func, h->vals);
             w->nframes--;
             return;
         }
@@ -1078,7 +1774,7 @@ int proto_ct_writer_add(proto_ct_writer *w, const proto_event *ev, char *err,
         uint32_t line = vm_listing_offset_line(w->listing, ev->as.op.offset);
 
         if (line)
-            emit_step(w, line);
+            emit_step(w, LISTING_PATH, line);
         break;
     }
     case PROTO_THROW:
@@ -1093,10 +1789,15 @@ int proto_ct_writer_add(proto_ct_writer *w, const proto_event *ev, char *err,
                    ev->as.output.data.ptr ? ev->as.output.data.ptr : "",
                    ev->as.output.data.len);
         break;
-    case PROTO_STEP:
-        /* Source steps need the debug-info issue's file table; until then
-         * ops give the listing steps. */
+    case PROTO_STEP: {
+        /* A source line of the running frame: after the Call it is in,
+         * before what it does (output, calls), as the stream orders it. */
+        uint32_t path = step_path(w, ev->as.step.file);
+
+        if (path != NO_ID && ev->as.step.line)
+            emit_step(w, path, ev->as.step.line);
         break;
+    }
     case PROTO_LOSS: {
         int n = snprintf(buf, sizeof buf,
                          "lost %" PRIu64 " events (seq %" PRIu64 "..%" PRIu64
@@ -1129,7 +1830,51 @@ uint64_t proto_ct_writer_records(const proto_ct_writer *w)
     return w->records;
 }
 
+void proto_ct_writer_sources(const proto_ct_writer *w, uint32_t *copied,
+                             uint32_t *missing)
+{
+    if (copied)
+        *copied = w ? w->ncopied : 0;
+    if (missing)
+        *missing = w ? w->nmissing : 0;
+}
+
 /* ---- Life cycle ------------------------------------------------------------------------ */
+
+/* With DWARF: the source view, and every file of the DWARF file table
+ * registered and copied into files/ (paths 1..). A module without DWARF
+ * keeps the listing alone. */
+static int open_sources(proto_ct_writer *w)
+{
+    uint32_t n;
+
+    if (proto_source_new(w->module, &w->src, NULL, 0) != 0)
+        return fail(w, PROTO_ERR_NOMEM, "out of memory");
+    if (!proto_source_has_debug(w->src)) {
+        proto_source_free(w->src);
+        w->src = NULL;
+        return 0;
+    }
+    w->dbg = proto_source_debug(w->src);
+    w->src_functions = true;
+    w->fvals = proto__calloc(w->nfuncs + 1u, sizeof *w->fvals);
+    if (!w->fvals)
+        return fail(w, PROTO_ERR_NOMEM, "out of memory");
+    n = vm_debug_file_count(w->dbg);
+    w->dwarf_paths = proto__malloc((n + 1u) * sizeof *w->dwarf_paths);
+    if (!w->dwarf_paths)
+        return fail(w, PROTO_ERR_NOMEM, "out of memory");
+    w->ndwarf_paths = n;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *path = vm_debug_file_path(w->dbg, i);
+        uint32_t k = path ? add_source(w, path) : NO_ID;
+
+        if (w->status)
+            return w->status;
+        w->dwarf_paths[i] = k == NO_ID ? NO_ID : k + 1;
+    }
+    return 0;
+}
 
 static int make_dir(const char *path)
 {
@@ -1171,15 +1916,33 @@ int proto_ct_writer_new(const char *dir, const vm_module *m,
     }
     w->nfuncs = vm_listing_func_count(w->listing);
     w->func_ids = proto__malloc((w->nfuncs + 1) * sizeof *w->func_ids);
+    w->func_path_ids = proto__malloc((w->nfuncs + 1) * sizeof(uint32_t));
+    w->func_lines = proto__malloc((w->nfuncs + 1) * sizeof(uint32_t));
     w->dir = dup_str(dir);
+    if (opts && opts->source_dir)
+        w->source_dir = dup_str(opts->source_dir);
+    w->read_source_paths = opts && opts->read_source_paths;
+    if (opts && opts->source_dir) {
+        struct stat st;
+        int missing = stat(opts->source_dir, &st);
+
+        if (missing || !S_ISDIR(st.st_mode)) {
+            rc = proto__error(err, errlen, PROTO_ERR_ARG,
+                              "codetracer: source bundle %s: %s",
+                              opts->source_dir,
+                              missing ? strerror(errno) : "not a directory");
+            goto fail;
+        }
+    }
     if (opts && opts->program)
         w->program = dup_str(opts->program);
     if (opts && opts->workdir)
         w->workdir = dup_str(opts->workdir);
     else
         w->workdir = dup_str(getcwd(cwd, sizeof cwd) ? cwd : ".");
-    if (!w->func_ids || !w->dir || !w->workdir ||
-        (opts && opts->program && !w->program)) {
+    if (!w->func_ids || !w->func_path_ids || !w->func_lines || !w->dir ||
+        !w->workdir || (opts && opts->program && !w->program) ||
+        (opts && opts->source_dir && !w->source_dir)) {
         rc = proto__error(err, errlen, PROTO_ERR_NOMEM, "out of memory");
         goto fail;
     }
@@ -1202,6 +1965,11 @@ int proto_ct_writer_new(const char *dir, const vm_module *m,
     if (!w->abs_dir) {
         rc = proto__error(err, errlen, PROTO_ERR_IO, "codetracer: %s: %s",
                           dir, strerror(errno));
+        goto fail;
+    }
+    rc = open_sources(w);
+    if (rc) {
+        rc = report(w, err, errlen);
         goto fail;
     }
     w->fd = open(trace, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -1264,9 +2032,23 @@ int proto_ct_writer_free(proto_ct_writer *w, char *err, size_t errlen)
     sb_free(&w->out);
     sb_free(&w->rec);
     names_free(&w->vars);
+    names_free(&w->src_index);
+    names_free(&w->src_types);
+    for (uint32_t i = 0; i < w->nsrcs; i++)
+        proto__free(w->srcs[i].path);
+    proto__free(w->srcs);
+    proto__free(w->dwarf_paths);
+    proto__free(w->step_paths);
+    proto__free(w->source_dir);
+    for (uint32_t i = 0; w->fvals && i < w->nfuncs; i++)
+        proto__free(w->fvals[i].slots);
+    proto__free(w->fvals);
+    proto_source_free(w->src);
     vm_listing_free(w->listing);
     proto__free(w->frames);
     proto__free(w->func_ids);
+    proto__free(w->func_path_ids);
+    proto__free(w->func_lines);
     proto__free(w->listing_path);
     free(w->abs_dir); /* from realpath(3) */
     proto__free(w->dir);
@@ -1459,6 +2241,7 @@ int proto_ct_export(const char *stream_path, const char *dir,
     }
     proto_event_close(&ev);
     info->records = proto_ct_writer_records(w);
+    proto_ct_writer_sources(w, &info->sources_copied, &info->sources_missing);
     wrc = proto_ct_writer_free(w, rc ? NULL : err, rc ? 0 : errlen);
     proto_reader_free(r);
     return rc ? rc : wrc;

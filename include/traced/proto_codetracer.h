@@ -8,6 +8,8 @@
  *     DIR/trace_paths.json      the paths that Path records registered
  *     DIR/files/NAME.wat        the module's generated listing, which the
  *                               Function and Step records point into
+ *     DIR/files/SRC...          with DWARF: copies of the sources, under
+ *                               their paths (files/ + the DWARF path)
  *
  * docs/codetracer.md gives the mapping from our events to CodeTracer
  * records and the on-disk layout that makes repair possible.
@@ -39,6 +41,8 @@ extern "C" {
 enum {
     PROTO_CT_TYPE_INT = 7,
     PROTO_CT_TYPE_FLOAT = 8,
+    PROTO_CT_TYPE_CHAR = 11,
+    PROTO_CT_TYPE_BOOL = 12,
     PROTO_CT_TYPE_RAW = 16,
     PROTO_CT_TYPE_TUPLE = 27,
     PROTO_CT_TYPE_NONE = 30,
@@ -56,13 +60,24 @@ typedef struct proto_ct_opts {
                             * from run_start. Borrowed during _new. */
     const char *workdir;   /* trace_metadata workdir; NULL: getcwd() */
     size_t buffer_bytes;   /* trace.json write buffer; 0 = 64 KiB */
+    /* Where the copies of the sources in files/ come from, for a module
+     * with DWARF (docs/codetracer.md, "Sources"). source_dir: a source
+     * bundle, looked in first: a DWARF path's longest suffix found under
+     * it is its copy (NULL: none). read_source_paths: else read the
+     * absolute paths the DWARF names on this host; only for a module the
+     * caller trusts, as they may name any file (the daemon leaves it
+     * off). Sources found in neither are listed in trace_metadata.json
+     * "missing_sources". source_dir is borrowed during _new. */
+    const char *source_dir;
+    bool read_source_paths;
 } proto_ct_opts;
 
 /*
  * Create DIR (and DIR/files) if needed and start DIR/trace.json, replacing
  * a previous trace there. m is the run's module: it gives the listing,
- * function names and parameter names; it must outlive the writer. opts
- * may be NULL.
+ * function names and parameter names and, when it has DWARF, the source
+ * paths, declarations and value types; it must outlive the writer. The
+ * sources are copied into DIR/files here. opts may be NULL.
  */
 int proto_ct_writer_new(const char *dir, const vm_module *m,
                         const proto_ct_opts *opts, proto_ct_writer **out,
@@ -78,6 +93,11 @@ int proto_ct_writer_flush(proto_ct_writer *w, char *err, size_t errlen);
 
 /* Records written to trace.json so far (buffered ones included). */
 uint64_t proto_ct_writer_records(const proto_ct_writer *w);
+
+/* Source files of the module's DWARF copied into files/, and those that
+ * could not be (missing_sources). Both 0 for a module without DWARF. */
+void proto_ct_writer_sources(const proto_ct_writer *w, uint32_t *copied,
+                             uint32_t *missing);
 
 /*
  * Finish and free. If the run did not end (no run_end event: the stream
@@ -107,6 +127,7 @@ typedef struct proto_ct_export_info {
     uint64_t events;  /* native events read */
     uint64_t records; /* CodeTracer records written */
     bool torn;        /* the stream ended in a torn chunk (crashed run) */
+    uint32_t sources_copied, sources_missing; /* proto_ct_writer_sources */
 } proto_ct_export_info;
 
 /*

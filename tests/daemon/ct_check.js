@@ -4,8 +4,11 @@
 // array of records with exactly one key each; Path, Function, Type and
 // VariableName ids are declared before use; <toplevel> is function 0 and
 // None type 0; floats are strings; every Call has its Return; Steps and
-// Functions point at lines of the listing in files/; trace_metadata.json
-// and trace_paths.json agree.
+// Functions point at lines of the file their path names: the listing
+// (Path 0, files/NAME.wat) or, for a module with DWARF, a source copied to
+// files/ + its path (docs/codetracer.md, "Sources"), unless
+// trace_metadata.json lists it in missing_sources; trace_paths.json lists
+// the Paths in order.
 //
 // Usage: node ct_check.js DIR   prints {"calls":N,"returns":N,...} and
 // exits 0, or prints the first violation and exits 1.
@@ -41,9 +44,17 @@ if (typeof meta.program !== 'string' || typeof meta.workdir !== 'string' ||
     fail('trace_metadata.json lacks program, workdir or args');
 if (!Array.isArray(paths)) fail('trace_paths.json is not an array');
 
+const missing = new Set(meta.missing_sources || []);
 const s = {records: 0, paths: 0, functions: 0, types: 0, vars: 0, calls: 0,
-           returns: 0, steps: 0, events: 0, values: 0, error_returns: 0};
-let nlines = 0, depth = 0;
+           returns: 0, steps: 0, events: 0, values: 0, error_returns: 0,
+           sources: 0, missing: 0};
+const nlines = []; // by path id; null: a missing source (lines unchecked)
+let depth = 0;
+const countLines = (file) => fs.readFileSync(file, 'utf8').split('\n').length;
+// Where the writer copies a source: files/ + its components, "" and "."
+// dropped and ".." spelled "__".
+const mirror = (p) => path.join(dir, 'files', ...p.split('/')
+    .filter((c) => c !== '' && c !== '.').map((c) => (c === '..' ? '__' : c)));
 const isInt = (x) => Number.isInteger(x);
 
 function checkValue(v, where) {
@@ -54,6 +65,8 @@ function checkValue(v, where) {
     case 'Int': if (!isInt(v.i)) fail(`${where}: Int without i`); break;
     case 'Float': if (typeof v.f !== 'string') fail(`${where}: floats are strings`); break;
     case 'Raw': if (typeof v.r !== 'string') fail(`${where}: Raw without r`); break;
+    case 'Bool': if (typeof v.b !== 'boolean') fail(`${where}: Bool without b`); break;
+    case 'String': if (typeof v.text !== 'string') fail(`${where}: String without text`); break;
     case 'Error': if (typeof v.msg !== 'string') fail(`${where}: Error without msg`); break;
     case 'Tuple':
         if (!Array.isArray(v.elements)) fail(`${where}: Tuple without elements`);
@@ -63,9 +76,11 @@ function checkValue(v, where) {
     default: fail(`${where}: unknown value kind ${v.kind}`);
     }
 }
-function checkLine(line, where) {
-    if (!isInt(line) || line < 1 || line > nlines)
-        fail(`${where}: line ${line} is not in the listing (${nlines} lines)`);
+function checkLine(pathId, line, where) {
+    if (!isInt(line) || line < 1) fail(`${where}: line ${line}`);
+    const n = nlines[pathId];
+    if (n !== null && line > n)
+        fail(`${where}: line ${line} is not in path ${pathId} (${n} lines)`);
 }
 
 records.forEach((rec, i) => {
@@ -84,15 +99,23 @@ records.forEach((rec, i) => {
             const local = path.join(dir, 'files', path.basename(v));
             if (path.basename(path.dirname(v)) !== 'files' || !fs.existsSync(local))
                 fail(`${where}: Path ${v} has no file in files/`);
-            nlines = fs.readFileSync(local, 'utf8').split('\n').length;
-            if (paths[0] !== v) fail('trace_paths.json[0] is not the first Path');
+            nlines.push(countLines(local));
+        } else if (fs.existsSync(mirror(v))) {
+            nlines.push(countLines(mirror(v)));
+            s.sources++;
+        } else if (missing.has(v)) {
+            nlines.push(null);
+            s.missing++;
+        } else {
+            fail(`${where}: Path ${v} has no copy in files/ and is not in missing_sources`);
         }
+        if (paths[s.paths] !== v) fail(`trace_paths.json[${s.paths}] is not Path ${s.paths}`);
         s.paths++;
         break;
     }
     case 'Function':
         if (!isInt(v.path_id) || v.path_id >= s.paths) fail(`${where}: bad path_id`);
-        checkLine(v.line, where);
+        checkLine(v.path_id, v.line, where);
         if (typeof v.name !== 'string') fail(`${where}: Function without name`);
         if (s.functions === 0 && v.name !== '<toplevel>')
             fail('function 0 is not <toplevel>');
@@ -137,7 +160,7 @@ records.forEach((rec, i) => {
         break;
     case 'Step':
         if (!isInt(v.path_id) || v.path_id >= s.paths) fail(`${where}: bad path_id`);
-        checkLine(v.line, where);
+        checkLine(v.path_id, v.line, where);
         s.steps++;
         break;
     case 'Event':

@@ -17,6 +17,16 @@
 # without DWARF is refused at the lines level, and `traced run --trace
 # --level lines` counts steps.
 #
+# CodeTracer output from DWARF (docs/codetracer.md): every recording is
+# also made with --codetracer, and `traced export` converts its stream;
+# both directories pass tests/daemon/ct_check.js's format checks, and
+# ct_lines.js checks them against the stream (source Steps = step events,
+# output after the right Step, a Call per call, files/ copies byte-equal
+# to the sources) and writes the typed call tree, compared with the
+# hand-checked run_fib.ct, trap_in.ct (every frame gets its Return) and
+# run_typed.ct (DWARF-typed arguments and results). --sources takes a
+# bundle's copy first. Needs node; skipped without it, except under CI=1.
+#
 #   tests/lines/run.sh BUILD_DIR      (e.g. build/release)
 #
 # Needs clang with the wasm32 and wasm32-wasi targets and wasi-libc
@@ -63,8 +73,8 @@ record() {
     local name=$1 wasm=$2
     shift 2
     rm -rf "$tmp/$name"
-    "$traced" run --trace-dir "$tmp/$name" --level lines "$wasm" "$@" \
-        >"$tmp/$name.out" 2>&1
+    "$traced" run --trace-dir "$tmp/$name" --level lines --codetracer \
+        "$wasm" "$@" >"$tmp/$name.out" 2>&1
     "$tracectl" tail --file "$tmp/$name/stream.trace" --no-follow \
         --module "$wasm" >"$tmp/$name.tree"
     "$tracectl" tail --file "$tmp/$name/stream.trace" --no-follow \
@@ -90,6 +100,48 @@ check() {
     fi
 }
 
+have_node=0
+if command -v node >/dev/null; then
+    have_node=1
+elif [[ "${CI:-}" == 1 ]]; then
+    bad "CodeTracer checks: node is missing"
+else
+    echo "lines: CodeTracer checks SKIPPED: node is missing"
+fi
+
+# codetracer NAME WASM: the live CodeTracer directory of recording NAME and
+# its export from the stream are valid, agree with the stream and with each
+# other; the typed call tree matches $here/NAME.ct when there is one.
+codetracer() {
+    local name=$1 wasm=$2 ct=$tmp/$1/codetracer ex=$tmp/$1.export
+    [[ $have_node == 1 ]] || return 0
+    if node "$here/../daemon/ct_check.js" "$ct" >"$tmp/ct.out" &&
+        node "$here/ct_lines.js" "$ct" "$tmp/$name.jsonl" "$tmp/$name.ct" \
+            >>"$tmp/ct.out"; then
+        ok "$name: CodeTracer trace is valid and follows the stream"
+    else
+        bad "$name: CodeTracer trace is valid and follows the stream"
+        cat "$tmp/ct.out"
+    fi
+    if [[ -f "$here/$name.ct" ]]; then
+        check "$name: CodeTracer calls, typed values and returns" \
+            "$here/$name.ct" "$tmp/$name.ct"
+    fi
+    # The export writes the same records (but for the listing's Path,
+    # which names the directory).
+    if "$traced" export "$tmp/$name/stream.trace" --codetracer "$ex" \
+            --module "$wasm" 2>"$tmp/export.err" &&
+        node "$here/../daemon/ct_check.js" "$ex" >"$tmp/ct.out" &&
+        diff <(sed 2d "$ct/trace.json") <(sed 2d "$ex/trace.json") \
+            >"$tmp/diff" &&
+        diff -r -x '*.wat' "$ct/files" "$ex/files" >>"$tmp/diff"; then
+        ok "$name: traced export writes the same CodeTracer trace"
+    else
+        bad "$name: traced export writes the same CodeTracer trace"
+        cat "$tmp/export.err" "$tmp/ct.out" "$tmp/diff"
+    fi
+}
+
 for case in "run_fib 3" "sum_to 3" "trap_in 1" "run_typed"; do
     set -- $case
     record "$1" "$tmp/lines.wasm" --invoke "$@"
@@ -99,6 +151,7 @@ for case in "run_fib 3" "sum_to 3" "trap_in 1" "run_typed"; do
     else
         bad "$1: every call returns"
     fi
+    codetracer "$1" "$tmp/lines.wasm"
 done
 
 record hello "$tmp/hello.wasm"
@@ -110,11 +163,41 @@ if balanced "$tmp/hello.jsonl"; then
 else
     bad "hello: every call returns"
 fi
+codetracer hello "$tmp/hello.wasm"
 # run_start carries the file table the steps index.
 if grep -q '"files":\[[^]]*hello\.c"' "$tmp/hello.jsonl"; then
     ok "hello: run_start has the file table"
 else
     bad "hello: run_start has the file table"
+fi
+
+# A source bundle comes first: its lines.c (found by the path's suffix)
+# is the copy in files/, and the recording still checks out against it.
+if [[ $have_node == 1 ]]; then
+    mkdir -p "$tmp/bundle/lines"
+    sed 's|^/\* tests/lines|/* (bundled) tests/lines|' "$here/lines.c" \
+        >"$tmp/bundle/lines/lines.c"
+    rm -rf "$tmp/bundled"
+    lines_c=$(cd "$here" && pwd)/lines.c
+    if "$traced" export "$tmp/sum_to/stream.trace" --codetracer \
+            "$tmp/bundled" --module "$tmp/lines.wasm" \
+            --sources "$tmp/bundle" 2>"$tmp/export.err" &&
+        cmp -s "$tmp/bundle/lines/lines.c" "$tmp/bundled/files$lines_c" &&
+        node "$here/../daemon/ct_check.js" "$tmp/bundled" >/dev/null; then
+        ok "export --sources: the bundle's copy is in files/"
+    else
+        bad "export --sources: the bundle's copy is in files/"
+        cat "$tmp/export.err"
+    fi
+    if "$traced" export "$tmp/sum_to/stream.trace" --codetracer \
+            "$tmp/bundled" --module "$tmp/lines.wasm" \
+            --sources "$tmp/no-such-dir" 2>"$tmp/export.err"; then
+        bad "export --sources with no such directory fails"
+    elif grep -q "source bundle" "$tmp/export.err"; then
+        ok "export --sources with no such directory fails"
+    else
+        bad "export --sources with no such directory fails: $(cat "$tmp/export.err")"
+    fi
 fi
 
 # Without DWARF the lines level refuses the module, saying why.

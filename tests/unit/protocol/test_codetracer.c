@@ -59,12 +59,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "proto_int.h"
 #include "suites.h"
 #include "traced/proto.h"
 #include "traced/proto_codetracer.h"
+#include "traced/vm_debug.h"
 #include "traced/vm_listing.h"
+
+#ifndef TRACED_DEBUG_WASM_DIR
+#define TRACED_DEBUG_WASM_DIR "tests/debug"
+#endif
 
 static const uint8_t wasm_ct[] = {
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x11, 0x03, 0x60,
@@ -270,9 +276,13 @@ static void write_all_events(const evlist *l, const vm_module *m,
 
 /* ---- The checker ------------------------------------------------------------- */
 
+#define MAX_PATHS 128
+
 typedef struct ct_stats {
     size_t records, paths, functions, types, vars, calls, returns, steps,
-        events, error_returns, floats, values;
+        events, error_returns, floats, values, sources, missing;
+    /* Lines of each path's file (0: a missing source, unchecked). */
+    uint32_t path_lines[MAX_PATHS];
     uint32_t step_lines[512];
     size_t nstep_lines;
     char first_path[512];
@@ -304,24 +314,90 @@ static void check_value(const json_t *v, const ct_stats *s)
         ck_assert(json_is_string(json_object_get(v, "msg")));
     } else if (strcmp(kind, "Raw") == 0) {
         ck_assert(json_is_string(json_object_get(v, "r")));
+    } else if (strcmp(kind, "Bool") == 0) {
+        ck_assert(json_is_boolean(json_object_get(v, "b")));
+    } else if (strcmp(kind, "String") == 0) {
+        ck_assert(json_is_string(json_object_get(v, "text")));
     } else {
         ck_assert_str_eq(kind, "None");
     }
 }
 
+/* Where the writer copies source path p: ctd/files/ + its components,
+ * "" and "." dropped, ".." spelled "__" (docs/codetracer.md). */
+static void mirror_of(const char *ctd, const char *p, char *out, size_t n)
+{
+    size_t len = (size_t)snprintf(out, n, "%s/files", ctd);
+
+    while (*p && len < n) {
+        const char *slash = strchr(p, '/');
+        size_t k = slash ? (size_t)(slash - p) : strlen(p);
+
+        if (k == 2 && p[0] == '.' && p[1] == '.')
+            len += (size_t)snprintf(out + len, n - len, "/__");
+        else if (k && !(k == 1 && p[0] == '.'))
+            len += (size_t)snprintf(out + len, n - len, "/%.*s", (int)k, p);
+        p += k;
+        if (*p)
+            p++;
+    }
+}
+
+/* Lines of the file at path (the last one may lack its newline), or 0
+ * when it cannot be read. */
+static uint32_t file_lines(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    uint32_t n = 0;
+    int c, last = '\n';
+
+    if (!f)
+        return 0;
+    while ((c = getc(f)) != EOF) {
+        if (c == '\n')
+            n++;
+        last = c;
+    }
+    fclose(f);
+    return n + (last != '\n');
+}
+
+static bool in_array(const json_t *a, const char *s)
+{
+    size_t i;
+    json_t *x;
+
+    json_array_foreach(a, i, x)
+        if (json_is_string(x) && strcmp(json_string_value(x), s) == 0)
+            return true;
+    return false;
+}
+
 /*
  * Check dir against the CodeTracer rules: valid JSON, one key per record,
  * ids declared before use, <toplevel> and None first, floats as strings,
- * Calls and Returns balanced, Steps and Functions inside the listing.
+ * Calls and Returns balanced, Steps and Functions inside the file of their
+ * path: the listing (path 0, nlines lines) or a source copied to files/
+ * (unless trace_metadata.json lists it as missing); trace_paths.json
+ * lists the Paths in order.
  */
 static void check_dir(const char *ctd, uint32_t nlines, ct_stats *s)
 {
-    char path[256];
+    char path[512];
     json_error_t jerr;
-    json_t *root, *rec, *meta, *paths;
+    json_t *root, *rec, *meta, *paths, *missing;
     size_t i, depth = 0;
 
     memset(s, 0, sizeof *s);
+    snprintf(path, sizeof path, "%s/trace_metadata.json", ctd);
+    meta = json_load_file(path, 0, &jerr);
+    ck_assert_msg(meta != NULL, "trace_metadata.json: %s", jerr.text);
+    missing = json_object_get(meta, "missing_sources");
+    ck_assert(missing == NULL || json_is_array(missing));
+    snprintf(path, sizeof path, "%s/trace_paths.json", ctd);
+    paths = json_load_file(path, 0, &jerr);
+    ck_assert_msg(paths != NULL, "trace_paths.json: %s", jerr.text);
+
     snprintf(path, sizeof path, "%s/trace.json", ctd);
     root = json_load_file(path, 0, &jerr);
     ck_assert_msg(root != NULL, "trace.json: %s (line %d)", jerr.text,
@@ -337,20 +413,42 @@ static void check_dir(const char *ctd, uint32_t nlines, ct_stats *s)
         v = json_object_iter_value(json_object_iter(rec));
         s->records++;
         if (strcmp(key, "Path") == 0) {
-            ck_assert(json_is_string(v));
-            if (s->paths == 0)
-                snprintf(s->first_path, sizeof s->first_path, "%s",
-                         json_string_value(v));
+            const char *p = json_string_value(v);
+
+            ck_assert_ptr_nonnull(p);
+            ck_assert_uint_lt(s->paths, MAX_PATHS);
+            ck_assert_msg(json_is_string(json_array_get(paths, s->paths)) &&
+                              strcmp(json_string_value(json_array_get(
+                                         paths, s->paths)),
+                                     p) == 0,
+                          "trace_paths.json[%zu] is not Path %s", s->paths,
+                          p);
+            if (s->paths == 0) {
+                snprintf(s->first_path, sizeof s->first_path, "%s", p);
+                s->path_lines[0] = nlines;
+            } else {
+                mirror_of(ctd, p, path, sizeof path);
+                s->path_lines[s->paths] = file_lines(path);
+                if (s->path_lines[s->paths]) {
+                    s->sources++;
+                } else {
+                    ck_assert_msg(missing && in_array(missing, p),
+                                  "source %s is neither in files/ nor "
+                                  "missing_sources", p);
+                    s->missing++;
+                }
+            }
             s->paths++;
         } else if (strcmp(key, "Function") == 0) {
             json_int_t line = json_integer_value(json_object_get(v, "line"));
             const char *name =
                 json_string_value(json_object_get(v, "name"));
 
-            ck_assert_int_lt(
-                json_integer_value(json_object_get(v, "path_id")),
-                (json_int_t)s->paths);
-            ck_assert(line >= 1 && line <= nlines);
+            json_int_t pid = json_integer_value(json_object_get(v, "path_id"));
+
+            ck_assert_int_lt(pid, (json_int_t)s->paths);
+            ck_assert(line >= 1 && (!s->path_lines[pid] ||
+                                    line <= s->path_lines[pid]));
             ck_assert_ptr_nonnull(name);
             if (s->functions == 0)
                 ck_assert_str_eq(name, "<toplevel>");
@@ -404,12 +502,13 @@ static void check_dir(const char *ctd, uint32_t nlines, ct_stats *s)
             s->returns++;
         } else if (strcmp(key, "Step") == 0) {
             json_int_t line = json_integer_value(json_object_get(v, "line"));
+            json_int_t pid = json_integer_value(json_object_get(v, "path_id"));
 
-            ck_assert_int_lt(
-                json_integer_value(json_object_get(v, "path_id")),
-                (json_int_t)s->paths);
-            ck_assert_msg(line >= 1 && line <= nlines,
-                          "step to line %lld", (long long)line);
+            ck_assert_int_lt(pid, (json_int_t)s->paths);
+            ck_assert_msg(line >= 1 && (!s->path_lines[pid] ||
+                                        line <= s->path_lines[pid]),
+                          "step to line %lld of path %lld", (long long)line,
+                          (long long)pid);
             if (s->nstep_lines < 512)
                 s->step_lines[s->nstep_lines++] = (uint32_t)line;
             s->steps++;
@@ -425,21 +524,12 @@ static void check_dir(const char *ctd, uint32_t nlines, ct_stats *s)
     ck_assert_msg(depth == 0, "%zu Calls without a Return", depth);
     json_decref(root);
 
-    snprintf(path, sizeof path, "%s/trace_metadata.json", ctd);
-    meta = json_load_file(path, 0, &jerr);
-    ck_assert_msg(meta != NULL, "trace_metadata.json: %s", jerr.text);
     ck_assert(json_is_string(json_object_get(meta, "program")));
     ck_assert(json_is_string(json_object_get(meta, "workdir")));
     ck_assert(json_is_array(json_object_get(meta, "args")));
+    ck_assert_uint_eq(missing ? json_array_size(missing) : 0, s->missing);
     json_decref(meta);
-
-    snprintf(path, sizeof path, "%s/trace_paths.json", ctd);
-    paths = json_load_file(path, 0, &jerr);
-    ck_assert_msg(paths != NULL, "trace_paths.json: %s", jerr.text);
     ck_assert_uint_eq(json_array_size(paths), s->paths);
-    if (s->paths)
-        ck_assert_str_eq(json_string_value(json_array_get(paths, 0)),
-                         s->first_path);
     json_decref(paths);
 }
 
@@ -874,6 +964,662 @@ START_TEST(out_of_memory_is_reported)
 }
 END_TEST
 
+
+/* ---- Modules with DWARF ------------------------------------------------------ */
+
+/*
+ * tests/debug/types.c built with clang -g (types-v5.wasm, built by CMake
+ * for the dwarf suite of test_vm): its functions mix (declared at line
+ * 15), count (25) and main (32) take parameters of many C types. The
+ * events below are made by hand as for the listing tests; the lines tier
+ * (tests/lines/run.sh) records real runs.
+ */
+typedef struct dprog {
+    uint8_t *bytes;
+    size_t len;
+    vm_module *m;
+    vm_debug *d;
+    uint32_t mix, count, main; /* function indices */
+    uint32_t types_file;       /* types.c in the DWARF file table */
+    const char *types_path;
+    uint32_t nlines;           /* of the listing */
+} dprog;
+
+/* The whole file at path (malloc'd), asserting that it can be read. */
+static char *read_whole(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    long size;
+
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    size = ftell(f);
+    rewind(f);
+    buf = malloc((size_t)size + 1);
+    ck_assert_ptr_nonnull(buf);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    *len = (size_t)size;
+    return buf;
+}
+
+static uint32_t func_named(const vm_debug *d, const char *name)
+{
+    for (uint32_t i = 0; i < vm_debug_subprogram_count(d); i++) {
+        const vm_debug_subprogram *sp = vm_debug_subprogram_get(d, i);
+
+        if (sp->name && strcmp(sp->name, name) == 0)
+            return sp->func_idx;
+    }
+    ck_abort_msg("no function %s", name);
+    return 0;
+}
+
+/* Load TRACED_DEBUG_WASM_DIR/types-v5.wasm. False when it was not built
+ * (no clang for wasm32-wasi): the test is skipped, except under CI=1. */
+static bool dprog_load(dprog *p)
+{
+    char path[1024], err[256] = "";
+    const char *ci = getenv("CI");
+    FILE *f;
+    long size;
+
+    memset(p, 0, sizeof *p);
+    snprintf(path, sizeof path, "%s/types-v5.wasm", TRACED_DEBUG_WASM_DIR);
+    f = fopen(path, "rb");
+    if (!f) {
+        ck_assert_msg(!(ci && strcmp(ci, "1") == 0),
+                      "%s missing (CI=1: clang and wasi-libc must build it)",
+                      path);
+        fprintf(stderr, "codetracer dwarf: SKIPPED: %s was not built\n",
+                path);
+        return false;
+    }
+    ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+    size = ftell(f);
+    rewind(f);
+    p->bytes = malloc((size_t)size);
+    ck_assert_ptr_nonnull(p->bytes);
+    ck_assert_uint_eq(fread(p->bytes, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    p->len = (size_t)size;
+    ck_assert_msg(vm_module_new(p->bytes, p->len, NULL, &p->m, err,
+                                sizeof err) == 0,
+                  "%s", err);
+    ck_assert_int_eq(vm_debug_new(p->m, &p->d, err, sizeof err), 0);
+    p->mix = func_named(p->d, "mix");
+    p->count = func_named(p->d, "count");
+    p->main = func_named(p->d, "main");
+    p->types_file = UINT32_MAX;
+    for (uint32_t i = 0; i < vm_debug_file_count(p->d); i++) {
+        const char *fp = vm_debug_file_path(p->d, i);
+        size_t n = strlen(fp);
+
+        if (n > 8 && strcmp(fp + n - 8, "/types.c") == 0) {
+            p->types_file = i;
+            p->types_path = fp;
+        }
+    }
+    ck_assert_uint_ne(p->types_file, UINT32_MAX);
+    ck_assert_msg(p->types_path[0] == '/', "types.c is named %s",
+                  p->types_path);
+    p->nlines = listing_lines(p->m, NULL);
+    return true;
+}
+
+static void dprog_free(dprog *p)
+{
+    vm_debug_free(p->d);
+    vm_module_free(p->m);
+    free(p->bytes);
+}
+
+static proto_val f32v(float x)
+{
+    proto_val v = {.type = VM_F32};
+
+    memcpy(&v.of.f32_bits, &x, 4);
+    return v;
+}
+
+static proto_val f64v(double x)
+{
+    proto_val v = {.type = VM_F64};
+
+    memcpy(&v.of.f64_bits, &x, 8);
+    return v;
+}
+
+static proto_val i64v(int64_t x)
+{
+    return (proto_val){.type = VM_I64, .of.i64 = x};
+}
+
+/* A file run_start names that the module's DWARF does not. */
+#define EXTRA_FILE "/nonexistent/../gen/extra.c"
+
+/* Argument and result values of the DWARF runs (events keep pointers). */
+static proto_val mix_args[8], count_args[3], main_args[2], mix_result,
+    count_result, main_result;
+static proto_str dwarf_files[128];
+
+static void dcall(evlist *l, uint32_t func, uint32_t depth, proto_val *args,
+                  uint32_t n)
+{
+    proto_event *ev = push(l, PROTO_CALL);
+
+    ev->as.call.func = func;
+    ev->as.call.depth = depth;
+    ev->as.call.args = (proto_vals){args, n};
+}
+
+static void dret(evlist *l, uint32_t func, uint32_t depth, proto_val *res)
+{
+    proto_event *ev = push(l, PROTO_RETURN);
+
+    ev->as.ret.func = func;
+    ev->as.ret.depth = depth;
+    ev->as.ret.results = (proto_vals){res, res ? 1 : 0};
+}
+
+static void dstep(evlist *l, uint32_t file, uint32_t line)
+{
+    proto_event *ev = push(l, PROTO_STEP);
+
+    ev->as.step.file = file;
+    ev->as.step.line = line;
+}
+
+/*
+ * main(1, argv) calls mix(-1, 2u, 3ll, 0.5f, 0.25, true, 'A', h) and
+ * count(p, BLUE, 7), whose result is 4000000000 (an unsigned counter_t
+ * whose i32 bits are negative). At level lines (run_start's file table is
+ * the DWARF one plus EXTRA_FILE), with steps,
+ * an output event and a trap in a second count call.
+ */
+static void dwarf_run(evlist *l, const dprog *p, bool lines)
+{
+    proto_event *ev;
+    uint32_t nfiles = vm_debug_file_count(p->d), t = p->types_file;
+
+    mix_args[0] = i32v(-1);
+    mix_args[1] = i32v(2);
+    mix_args[2] = i64v(3);
+    mix_args[3] = f32v(0.5f);
+    mix_args[4] = f64v(0.25);
+    mix_args[5] = i32v(1);
+    mix_args[6] = i32v('A');
+    mix_args[7] = i32v(0x1000);
+    count_args[0] = i32v(0x1ff0);
+    count_args[1] = i32v(2);
+    count_args[2] = i32v(7);
+    main_args[0] = i32v(1);
+    main_args[1] = i32v(0x2000);
+    mix_result = f64v(4.75);
+    count_result = i32v((int32_t)4000000000u);
+    main_result = i32v(0);
+
+    l->n = 0;
+    run_start(l, lines ? PROTO_LEVEL_LINES : PROTO_LEVEL_CALLS);
+    if (lines) {
+        ck_assert_uint_lt(nfiles, 127);
+        for (uint32_t i = 0; i < nfiles; i++) {
+            const char *fp = vm_debug_file_path(p->d, i);
+
+            dwarf_files[i] = (proto_str){fp, (uint32_t)strlen(fp)};
+        }
+        dwarf_files[nfiles] = (proto_str){EXTRA_FILE, sizeof EXTRA_FILE - 1};
+        l->evs[0].as.run_start.files = dwarf_files;
+        l->evs[0].as.run_start.nfiles = nfiles + 1;
+    }
+    dcall(l, p->main, 1, main_args, 2);
+    if (lines) {
+        dstep(l, t, 33);
+        dstep(l, t, 34);
+        dstep(l, t, 35);
+    }
+    dcall(l, p->mix, 2, mix_args, 8);
+    if (lines) {
+        dstep(l, t, 19);
+        dstep(l, t, 20);
+        dstep(l, t, 21);
+        dstep(l, t, 22);
+    }
+    dret(l, p->mix, 2, &mix_result);
+    dcall(l, p->count, 2, count_args, 3);
+    dret(l, p->count, 2, &count_result);
+    if (lines) {
+        dstep(l, t, 36);
+        ev = push(l, PROTO_OUTPUT);
+        ev->as.output.fd = 1;
+        ev->as.output.data = (proto_str){"mix 4.75 count 4000000000\n", 26};
+        dstep(l, nfiles, 3);      /* the file the module does not name */
+        dstep(l, nfiles + 5, 9);  /* no such file: dropped */
+        dcall(l, p->count, 2, count_args, 3);
+        dstep(l, t, 29);
+        ev = push(l, PROTO_TRAP);
+        ev->as.trap.code = VM_ERR_TRAP_UNREACHABLE;
+        ev->as.trap.message = (proto_str){"unreachable", 11};
+        ev = push(l, PROTO_RUN_END);
+        ev->as.run_end.status = PROTO_STATUS_TRAP;
+    } else {
+        dret(l, p->main, 1, &main_result);
+        run_end(l, PROTO_STATUS_OK);
+    }
+}
+
+static void write_events_opts(const evlist *l, const vm_module *m,
+                              const proto_ct_opts *opts)
+{
+    proto_ct_writer *w = NULL;
+    char err[256] = "";
+
+    ck_assert_msg(proto_ct_writer_new(ctdir, m, opts, &w, err, sizeof err) ==
+                      0,
+                  "%s", err);
+    for (size_t i = 0; i < l->n; i++)
+        ck_assert_msg(proto_ct_writer_add(w, &l->evs[i], err, sizeof err) ==
+                          0,
+                      "event %zu: %s", i, err);
+    ck_assert_msg(proto_ct_writer_free(w, err, sizeof err) == 0, "%s", err);
+}
+
+static json_t *load_trace(void)
+{
+    char path[256];
+    json_error_t jerr;
+    json_t *root;
+
+    snprintf(path, sizeof path, "%s/trace.json", ctdir);
+    root = json_load_file(path, 0, &jerr);
+    ck_assert_msg(root != NULL, "trace.json: %s", jerr.text);
+    return root;
+}
+
+static const char *rec_key(const json_t *rec)
+{
+    return json_object_iter_key(json_object_iter((json_t *)rec));
+}
+
+static json_t *rec_val(const json_t *rec)
+{
+    return json_object_iter_value(json_object_iter((json_t *)rec));
+}
+
+/* The nth record with key (0-based), or NULL. */
+static json_t *nth(json_t *recs, const char *key, size_t n)
+{
+    size_t i;
+    json_t *rec;
+
+    json_array_foreach(recs, i, rec)
+        if (strcmp(rec_key(rec), key) == 0 && n-- == 0)
+            return rec_val(rec);
+    return NULL;
+}
+
+/* The Function id named name, or -1. */
+static json_int_t function_id(json_t *recs, const char *name)
+{
+    json_t *f;
+
+    for (size_t k = 0; (f = nth(recs, "Function", k)) != NULL; k++)
+        if (strcmp(json_string_value(json_object_get(f, "name")), name) ==
+            0)
+            return (json_int_t)k;
+    return -1;
+}
+
+/* The Path id of path, or -1. */
+static json_int_t path_id(json_t *recs, const char *path)
+{
+    json_t *p;
+
+    for (size_t k = 0; (p = nth(recs, "Path", k)) != NULL; k++)
+        if (strcmp(json_string_value(p), path) == 0)
+            return (json_int_t)k;
+    return -1;
+}
+
+/* Assert that ValueRecord v is of kind with field = want (as JSON text)
+ * and that its Type is (type_kind, lang_type). */
+static void expect_value(json_t *recs, const json_t *v, const char *kind,
+                         const char *field, const char *want, int type_kind,
+                         const char *lang_type)
+{
+    json_t *type =
+        nth(recs, "Type",
+            (size_t)json_integer_value(json_object_get(v, "type_id")));
+    char *got;
+
+    ck_assert_ptr_nonnull(type);
+    ck_assert_str_eq(json_string_value(json_object_get(v, "kind")), kind);
+    got = json_dumps(json_object_get(v, field), JSON_ENCODE_ANY);
+    ck_assert_ptr_nonnull(got);
+    ck_assert_msg(strcmp(got, want) == 0, "%s value %s, want %s", lang_type,
+                  got, want);
+    free(got);
+    ck_assert_str_eq(json_string_value(json_object_get(type, "lang_type")),
+                     lang_type);
+    ck_assert_int_eq(json_integer_value(json_object_get(type, "kind")),
+                     type_kind);
+}
+
+/* The Call of function fid (the first one), or NULL. */
+static json_t *call_of(json_t *recs, json_int_t fid)
+{
+    json_t *c;
+
+    for (size_t k = 0; (c = nth(recs, "Call", k)) != NULL; k++)
+        if (json_integer_value(json_object_get(c, "function_id")) == fid)
+            return c;
+    return NULL;
+}
+
+/* The arguments carry DWARF's names and types, Functions its declarations,
+ * and the sources are copied under files/. */
+START_TEST(dwarf_values_are_typed)
+{
+    static evlist l;
+    proto_ct_opts opts = {.workdir = "/work", .read_source_paths = true};
+    dprog p;
+    ct_stats s;
+    json_t *recs, *c, *args, *f, *ret;
+    json_int_t mix, count, types;
+    char copy[512], *a, *b;
+    size_t alen, blen;
+
+    if (!dprog_load(&p))
+        return;
+    dwarf_run(&l, &p, false);
+    write_events_opts(&l, p.m, &opts);
+    check_dir(ctdir, p.nlines, &s);
+    ck_assert_uint_eq(s.calls, 4); /* <toplevel>, main, mix, count */
+    ck_assert_uint_eq(s.error_returns, 0);
+    ck_assert_uint_ge(s.sources, 1);
+
+    recs = load_trace();
+    types = path_id(recs, p.types_path);
+    ck_assert_int_gt(types, 0);
+    mix = function_id(recs, "mix");
+    count = function_id(recs, "count");
+    f = nth(recs, "Function", (size_t)mix);
+    ck_assert_int_eq(json_integer_value(json_object_get(f, "path_id")),
+                     types);
+    ck_assert_int_eq(json_integer_value(json_object_get(f, "line")), 15);
+    f = nth(recs, "Function", (size_t)count);
+    ck_assert_int_eq(json_integer_value(json_object_get(f, "line")), 25);
+    f = nth(recs, "Function", (size_t)function_id(recs, "main"));
+    ck_assert_int_eq(json_integer_value(json_object_get(f, "line")), 32);
+
+    c = call_of(recs, mix);
+    ck_assert_ptr_nonnull(c);
+    args = json_object_get(c, "args");
+    ck_assert_uint_eq(json_array_size(args), 8);
+#define ARG(i) json_object_get(json_array_get(args, i), "value")
+    expect_value(recs, ARG(0), "Int", "i", "-1", 7, "int");
+    expect_value(recs, ARG(1), "Int", "i", "2", 7, "unsigned int");
+    expect_value(recs, ARG(2), "Int", "i", "3", 7, "long long");
+    expect_value(recs, ARG(3), "Float", "f", "\"0.5\"", 8, "float");
+    expect_value(recs, ARG(4), "Float", "f", "\"0.25\"", 8, "double");
+    expect_value(recs, ARG(5), "Bool", "b", "true", 12, "_Bool");
+    expect_value(recs, ARG(6), "String", "text", "\"A\"", 11, "char");
+    expect_value(recs, ARG(7), "Raw", "r", "\"0x1000\"", 16, "const char *");
+    /* Parameter names from DWARF, in order. */
+    ck_assert_str_eq(json_string_value(nth(recs, "VariableName",
+                                           (size_t)json_integer_value(
+                                               json_object_get(
+                                                   json_array_get(args, 7),
+                                                   "variable_id")))),
+                     "h");
+    c = call_of(recs, count);
+    args = json_object_get(c, "args");
+    expect_value(recs, ARG(0), "Raw", "r", "\"0x1ff0\"", 16,
+                 "const struct point *");
+    expect_value(recs, ARG(1), "Int", "i", "2", 7, "enum colour");
+    expect_value(recs, ARG(2), "Int", "i", "7", 7, "volatile counter_t");
+#undef ARG
+    /* Returns: mix's double, count's unsigned 4000000000, main's int. */
+    ret = json_object_get(nth(recs, "Return", 0), "return_value");
+    expect_value(recs, ret, "Float", "f", "\"4.75\"", 8, "double");
+    ret = json_object_get(nth(recs, "Return", 1), "return_value");
+    expect_value(recs, ret, "Int", "i", "4000000000", 7, "counter_t");
+    ret = json_object_get(nth(recs, "Return", 2), "return_value");
+    expect_value(recs, ret, "Int", "i", "0", 7, "int");
+    json_decref(recs);
+
+    /* files/ + the path holds a byte-equal copy of types.c. */
+    mirror_of(ctdir, p.types_path, copy, sizeof copy);
+    a = read_whole(copy, &alen);
+    b = read_whole(p.types_path, &blen);
+    ck_assert_uint_eq(alen, blen);
+    ck_assert(memcmp(a, b, alen) == 0);
+    free(a);
+    free(b);
+    dprog_free(&p);
+}
+END_TEST
+
+/* Steps at (source path, line) in stream order, output after the Step that
+ * wrote it, a file run_start names that DWARF does not, a trap unwinding
+ * both frames. */
+START_TEST(dwarf_steps_follow_the_stream)
+{
+    static evlist l;
+    proto_ct_opts opts = {.workdir = "/work", .read_source_paths = true};
+    static const uint32_t want[] = {33, 34, 35, 19, 20, 21, 22, 36, 3, 29};
+    static const uint32_t entries[] = {32, 15, 25, 25};
+    dprog p;
+    ct_stats s;
+    json_t *recs, *rec, *meta;
+    json_int_t types, extra;
+    size_t i, nsteps = 0, nentries = 0;
+    char path[256];
+    json_error_t jerr;
+
+    if (!dprog_load(&p))
+        return;
+    dwarf_run(&l, &p, true);
+    write_events_opts(&l, p.m, &opts);
+    check_dir(ctdir, p.nlines, &s);
+    ck_assert_uint_eq(s.calls, 5); /* <toplevel>, main, mix, count x2 */
+    ck_assert_uint_eq(s.returns, 5);
+    ck_assert_uint_eq(s.error_returns, 3); /* count, main, <toplevel> */
+
+    recs = load_trace();
+    types = path_id(recs, p.types_path);
+    extra = path_id(recs, EXTRA_FILE);
+    ck_assert_int_gt(types, 0);
+    ck_assert_int_gt(extra, types);
+    json_array_foreach(recs, i, rec) {
+        json_t *v = rec_val(rec);
+        json_int_t pid, line;
+
+        if (strcmp(rec_key(rec), "Event") == 0 &&
+            json_integer_value(json_object_get(v, "kind")) ==
+                PROTO_CT_EVENT_WRITE) {
+            /* Right after the Step of line 36, the printf. */
+            json_t *prev = json_array_get(recs, i - 1);
+
+            ck_assert_str_eq(rec_key(prev), "Step");
+            ck_assert_int_eq(
+                json_integer_value(json_object_get(rec_val(prev), "line")),
+                36);
+            ck_assert_uint_eq(nsteps, 8); /* 33 34 35 19 20 21 22 36 */
+        }
+        if (strcmp(rec_key(rec), "Step") != 0)
+            continue;
+        pid = json_integer_value(json_object_get(v, "path_id"));
+        line = json_integer_value(json_object_get(v, "line"));
+        if (pid == 0) {
+            ck_assert_int_eq(line, 1); /* the prelude's */
+            continue;
+        }
+        /* A Step right before a Call is the call's entry, at the
+         * function's declaration; the others are the step events. */
+        if (strcmp(rec_key(json_array_get(recs, i + 1)), "Call") == 0) {
+            ck_assert_uint_lt(nentries, 4);
+            ck_assert_int_eq(pid, types);
+            ck_assert_int_eq(line, entries[nentries++]);
+            continue;
+        }
+        ck_assert_uint_lt(nsteps, 10);
+        ck_assert_int_eq(pid, want[nsteps] == 3 ? extra : types);
+        ck_assert_int_eq(line, want[nsteps]);
+        nsteps++;
+    }
+    ck_assert_uint_eq(nsteps, 10);
+    ck_assert_uint_eq(nentries, 4);
+    json_decref(recs);
+
+    /* The extra file cannot be read: listed as missing, not copied. */
+    snprintf(path, sizeof path, "%s/trace_metadata.json", ctdir);
+    meta = json_load_file(path, 0, &jerr);
+    ck_assert_ptr_nonnull(meta);
+    ck_assert(in_array(json_object_get(meta, "missing_sources"),
+                       EXTRA_FILE));
+    ck_assert(!in_array(json_object_get(meta, "missing_sources"),
+                        p.types_path));
+    json_decref(meta);
+    dprog_free(&p);
+}
+END_TEST
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Sources come from the bundle first, by the longest path suffix found
+ * there (a FIFO there is passed over, not read), else from the DWARF path
+ * when allowed, else they are missing; a bundle that is not a directory
+ * is an error. */
+START_TEST(dwarf_sources_from_bundle_or_missing)
+{
+    static evlist l;
+    proto_ct_opts opts = {.workdir = "/work"};
+    proto_ct_writer *w = NULL;
+    dprog p;
+    ct_stats s;
+    char bundle[256], sub[300], file[400], copy[512], text[2048], *got;
+    size_t len, n = 0;
+    uint32_t copied, missing;
+    json_t *meta;
+    json_error_t jerr;
+
+    if (!dprog_load(&p))
+        return;
+    dwarf_run(&l, &p, true);
+    for (int i = 1; i <= 40; i++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "// bundled %d\n",
+                              i);
+
+    /* bundle/debug/types.c is a FIFO; bundle/types.c the file. */
+    snprintf(bundle, sizeof bundle, "%s/bundle", dir);
+    snprintf(sub, sizeof sub, "%s/debug", bundle);
+    ck_assert_int_eq(mkdir(bundle, 0755), 0);
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    snprintf(file, sizeof file, "%s/types.c", sub);
+    ck_assert_int_eq(mkfifo(file, 0644), 0);
+    snprintf(file, sizeof file, "%s/types.c", bundle);
+    write_text(file, text);
+    /* EXTRA_FILE is found by its suffix after "..", gen/extra.c, and its
+     * copy stays inside files/ ("__" for ".."). */
+    snprintf(sub, sizeof sub, "%s/gen", bundle);
+    ck_assert_int_eq(mkdir(sub, 0755), 0);
+    snprintf(file, sizeof file, "%s/extra.c", sub);
+    write_text(file, text);
+    opts.source_dir = bundle;
+    write_events_opts(&l, p.m, &opts);
+    check_dir(ctdir, p.nlines, &s);
+    mirror_of(ctdir, p.types_path, copy, sizeof copy);
+    got = read_whole(copy, &len);
+    ck_assert_uint_eq(len, n);
+    ck_assert(memcmp(got, text, n) == 0);
+    free(got);
+    snprintf(file, sizeof file, "%s/files/nonexistent/__/gen/extra.c",
+             ctdir);
+    got = read_whole(file, &len);
+    ck_assert_uint_eq(len, n);
+    free(got);
+
+    /* Neither a bundle nor reading the paths: missing, and still valid. */
+    opts.source_dir = NULL;
+    snprintf(file, sizeof file, "rm -rf %s", ctdir);
+    ck_assert_int_eq(system(file), 0);
+    ck_assert_int_eq(proto_ct_writer_new(ctdir, p.m, &opts, &w, NULL, 0), 0);
+    proto_ct_writer_sources(w, &copied, &missing);
+    ck_assert_uint_eq(copied, 0);
+    ck_assert_uint_eq(missing, vm_debug_file_count(p.d));
+    for (size_t i = 0; i < l.n; i++)
+        ck_assert_int_eq(proto_ct_writer_add(w, &l.evs[i], NULL, 0), 0);
+    ck_assert_int_eq(proto_ct_writer_free(w, NULL, 0), 0);
+    check_dir(ctdir, p.nlines, &s);
+    ck_assert_uint_eq(s.sources, 0);
+    ck_assert_uint_eq(s.missing, vm_debug_file_count(p.d) + 1); /* extra */
+    ck_assert(access(copy, F_OK) != 0);
+    snprintf(file, sizeof file, "%s/trace_metadata.json", ctdir);
+    meta = json_load_file(file, 0, &jerr);
+    ck_assert_ptr_nonnull(meta);
+    ck_assert(in_array(json_object_get(meta, "missing_sources"),
+                       p.types_path));
+    json_decref(meta);
+
+    /* A bundle that is not a directory. */
+    snprintf(file, sizeof file, "%s/types.c", bundle);
+    opts.source_dir = file;
+    ck_assert_int_eq(proto_ct_writer_new(ctdir, p.m, &opts, &w, NULL, 0),
+                     PROTO_ERR_ARG);
+    ck_assert_ptr_null(w);
+    opts.source_dir = "/nonexistent/bundle";
+    ck_assert_int_eq(proto_ct_writer_new(ctdir, p.m, &opts, &w, NULL, 0),
+                     PROTO_ERR_ARG);
+    dprog_free(&p);
+}
+END_TEST
+
+/* Out of memory anywhere in the DWARF path (sources, types, steps): an
+ * error, never a crash or a leak. */
+START_TEST(dwarf_out_of_memory_is_reported)
+{
+    static evlist l;
+    proto_ct_opts opts = {.read_source_paths = true};
+    dprog p;
+    int failures = 0, rc = -1;
+
+    if (!dprog_load(&p))
+        return;
+    dwarf_run(&l, &p, true);
+    for (long n = 1; n < 5000 && rc != 0; n++) {
+        proto_ct_writer *w = NULL;
+
+        proto__alloc_fail_after = n;
+        rc = proto_ct_writer_new(ctdir, p.m, &opts, &w, NULL, 0);
+        for (size_t i = 0; rc == 0 && i < l.n; i++)
+            rc = proto_ct_writer_add(w, &l.evs[i], NULL, 0);
+        if (w) {
+            int frc = proto_ct_writer_free(w, NULL, 0);
+
+            if (rc == 0)
+                rc = frc;
+        }
+        proto__alloc_fail_after = -1;
+        if (rc != 0) {
+            ck_assert_int_eq(rc, PROTO_ERR_NOMEM);
+            failures++;
+        }
+    }
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_gt(failures, 50);
+    dprog_free(&p);
+}
+END_TEST
+
 Suite *codetracer_suite(void)
 {
     Suite *s = suite_create("codetracer");
@@ -889,6 +1635,14 @@ Suite *codetracer_suite(void)
     tcase_add_test(tc, empty_run_is_valid);
     tcase_add_test(tc, export_from_native_stream);
     tcase_add_test(tc, out_of_memory_is_reported);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("codetracer_dwarf");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, dwarf_values_are_typed);
+    tcase_add_test(tc, dwarf_steps_follow_the_stream);
+    tcase_add_test(tc, dwarf_sources_from_bundle_or_missing);
+    tcase_add_test(tc, dwarf_out_of_memory_is_reported);
     suite_add_tcase(s, tc);
     return s;
 }
