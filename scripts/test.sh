@@ -3,7 +3,9 @@
 # release, asan and switch flavours, and run every tier in each:
 #
 #   unit         build/<flavour>/test_vm and every other test_* (Check)
-#   spec core    traced-spec over the spec suite's core/*.wast (SIMD too)
+#   spec core    traced-spec over the spec suite's core/*.wast (SIMD too),
+#                then again with --trace ops and --trace steps (the
+#                instrumented and stepped code variants)
 #   proposals    tail-call and exception-handling (must pass)
 #   regression   tests/regression/*.wast and *.wat, through traced-spec
 #   demo         traced run of tests/demo/fib.wat prints i32:832040
@@ -109,6 +111,12 @@ for f in tests/regression/*.wast tests/regression/*.wat; do
     fi
 done
 
+# spec_traced SPEC: the core scripts with --trace ops, then --trace steps.
+spec_traced() {
+    run_built "$1" --trace ops "${xfail[@]}" "${core[@]}" &&
+        run_built "$1" --trace steps "${xfail[@]}" "${core[@]}"
+}
+
 for flavour in "${flavours[@]}"; do
     b=build/$flavour
     if ! tier "$flavour: build" scripts/build.sh "$flavour"; then
@@ -123,6 +131,9 @@ for flavour in "${flavours[@]}"; do
     done
     if [[ ${#core[@]} -gt 0 ]]; then
         tier "$flavour: spec core" run_built "$b/traced-spec" "${xfail[@]}" "${core[@]}"
+        # The same scripts through the instrumented and the stepped code
+        # variants (every offset a step point), hooks checked for balance.
+        tier "$flavour: spec core, traced (ops, steps)" spec_traced "$b/traced-spec"
         tier "$flavour: spec tail-call" run_built "$b/traced-spec" \
             --enable-tail-call "$suite"/proposals/tail-call/*.wast
         tier "$flavour: spec exceptions" run_built "$b/traced-spec" \
