@@ -37,6 +37,8 @@
     ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 #endif
 
+#define DMN_MAX_SOURCE_DIRS 16
+
 typedef struct dmn_config {
     char host[64];               /* listen address (numeric) */
     int port;                    /* 0: the kernel picks one */
@@ -58,6 +60,11 @@ typedef struct dmn_config {
     uint32_t heartbeat_ms;       /* WebSocket heartbeat period */
     bool codetracer;             /* every run writes CodeTracer output live */
     bool quiet;
+    /* --source-dir: a run's DWARF source files that resolve (realpath)
+     * under one of these may be served (GET /api/runs/ID/sources/N).
+     * Resolved at start; owned, freed with the server. */
+    char *source_dirs[DMN_MAX_SOURCE_DIRS];
+    uint32_t nsource_dirs;
 } dmn_config;
 
 typedef struct dmn_server dmn_server;

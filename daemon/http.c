@@ -8,12 +8,15 @@
  * writeable. A POST body is read into the session up to the module size
  * limit; past it the rest is discarded and the answer is 413.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <traced/vm_debug.h>
 #include <traced/vm_listing.h>
 
 #include "ct_output.h"
@@ -343,6 +346,47 @@ static dmn_run *route_run(dmn_server *srv, const char *uri, const char **rest,
     return dmn_run_find(srv, id);
 }
 
+/* The module.wasm kept in the run's directory, loaded (not instantiated):
+ * *bytes (malloc'd) must outlive *m. 0, or -1 with a message and nothing
+ * left to free. */
+static int load_module(const dmn_run *r, uint8_t **bytes, vm_module **m,
+                       char *err, size_t errlen)
+{
+    vm_load_options lo = {.features = VM_FEATURE_TAIL_CALL |
+                                      VM_FEATURE_EXCEPTIONS};
+    char path[600];
+    size_t len = 0;
+    FILE *f;
+    long n;
+
+    *bytes = NULL;
+    *m = NULL;
+    snprintf(path, sizeof path, "%s/module.wasm", r->dir);
+    f = fopen(path, "rbe");
+    if (!f) {
+        snprintf(err, errlen, "the run's module was not kept");
+        return -1;
+    }
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 &&
+        fseek(f, 0, SEEK_SET) == 0 && (*bytes = malloc((size_t)n)) &&
+        fread(*bytes, 1, (size_t)n, f) == (size_t)n)
+        len = (size_t)n;
+    fclose(f);
+    if (!len) {
+        snprintf(err, errlen, "cannot read the run's module");
+        goto fail;
+    }
+    if (vm_module_new(*bytes, len, &lo, m, err, errlen) != 0)
+        goto fail;
+    return 0;
+
+fail:
+    free(*bytes);
+    *bytes = NULL;
+    *m = NULL;
+    return -1;
+}
+
 /* GET /api/runs/ID/listing: the module's generated listing (vm_listing.h,
  * docs/codetracer.md) from the module.wasm kept in the run's directory:
  * {"module", "text", "funcs": [{"index","name","line"}],
@@ -352,36 +396,17 @@ static dmn_run *route_run(dmn_server *srv, const char *uri, const char **rest,
  * listing costs to keep per run, and the browser asks once per run view. */
 static json_t *listing_json(const dmn_run *r, char *err, size_t errlen)
 {
-    char path[600];
-    vm_load_options lo = {.features = VM_FEATURE_TAIL_CALL |
-                                      VM_FEATURE_EXCEPTIONS};
     vm_module *m = NULL;
     vm_listing *l = NULL;
     json_t *j = NULL, *funcs, *offs, *lines;
     uint8_t *bytes = NULL;
     const char *text, *p;
-    size_t len = 0, tlen;
+    size_t tlen;
     uint32_t line = 1;
-    FILE *f;
-    long n;
 
-    snprintf(path, sizeof path, "%s/module.wasm", r->dir);
-    f = fopen(path, "rbe");
-    if (!f) {
-        snprintf(err, errlen, "the run's module was not kept");
-        return NULL;
-    }
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 &&
-        fseek(f, 0, SEEK_SET) == 0 && (bytes = malloc((size_t)n)) &&
-        fread(bytes, 1, (size_t)n, f) == (size_t)n)
-        len = (size_t)n;
-    fclose(f);
-    if (!len || vm_module_new(bytes, len, &lo, &m, err, errlen) != 0 ||
-        vm_listing_new(m, &l, err, errlen) != 0) {
-        if (!len)
-            snprintf(err, errlen, "cannot read the run's module");
+    if (load_module(r, &bytes, &m, err, errlen) != 0 ||
+        vm_listing_new(m, &l, err, errlen) != 0)
         goto done;
-    }
     funcs = json_array();
     offs = json_array();
     lines = json_array();
@@ -415,6 +440,155 @@ done:
     vm_module_free(m);
     free(bytes);
     return j;
+}
+
+/* ---- sources (--source-dir) ------------------------------------------------ */
+
+#define SOURCE_MAX_BYTES (16u << 20) /* a source file served: larger is 413 */
+
+/*
+ * A run's source files are the file table of its module's DWARF
+ * (vm_debug_file_path; the same indices as run_start's files and the step
+ * events at level lines). A path names a host file chosen by whoever built
+ * the module, so the daemon serves one only when the operator opted in
+ * with --source-dir and the path, resolved by realpath (every symlink and
+ * `..` followed), lies inside one of those directories and is a regular
+ * file. *real gets the resolved path (malloc'd) when it does.
+ */
+static bool source_allowed(const dmn_server *srv, const char *path,
+                           char **real)
+{
+    struct stat st;
+    char *rp;
+
+    *real = NULL;
+    if (!path || path[0] != '/' || srv->cfg.nsource_dirs == 0)
+        return false; /* relative: no base the daemon could trust */
+    rp = realpath(path, NULL);
+    if (!rp)
+        return false;
+    for (uint32_t i = 0; i < srv->cfg.nsource_dirs; i++) {
+        const char *d = srv->cfg.source_dirs[i];
+        size_t n = strlen(d);
+
+        if (strcmp(d, "/") == 0 ||
+            (strncmp(rp, d, n) == 0 && rp[n] == '/')) {
+            if (stat(rp, &st) == 0 && S_ISREG(st.st_mode)) {
+                *real = rp;
+                return true;
+            }
+            break;
+        }
+    }
+    free(rp);
+    return false;
+}
+
+/* The module's DWARF, or NULL with a message (no module kept). A module
+ * without DWARF gives *dbg NULL and 0: it has no files. */
+static int load_debug(const dmn_run *r, uint8_t **bytes, vm_module **m,
+                      vm_debug **dbg, char *err, size_t errlen)
+{
+    char derr[256];
+
+    *dbg = NULL;
+    if (load_module(r, bytes, m, err, errlen) != 0)
+        return -1;
+    if (vm_debug_new(*m, dbg, derr, sizeof derr) != 0)
+        *dbg = NULL;
+    return 0;
+}
+
+/* GET /api/runs/ID/sources:
+ * {"files": [{"index", "path", "available"}]}. */
+static json_t *sources_json(dmn_server *srv, const dmn_run *r, char *err,
+                            size_t errlen)
+{
+    uint8_t *bytes;
+    vm_module *m;
+    vm_debug *dbg;
+    json_t *files;
+    uint32_t n;
+
+    if (load_debug(r, &bytes, &m, &dbg, err, errlen) != 0)
+        return NULL;
+    files = json_array();
+    n = dbg ? vm_debug_file_count(dbg) : 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const char *p = vm_debug_file_path(dbg, i);
+        char *real;
+        bool ok = source_allowed(srv, p, &real);
+
+        free(real);
+        json_array_append_new(files, json_pack(
+            "{s:I, s:s, s:b}", "index", (json_int_t)i, "path", p ? p : "",
+            "available", ok));
+    }
+    if (dbg)
+        vm_debug_free(dbg);
+    vm_module_free(m);
+    free(bytes);
+    return json_pack("{s:o}", "files", files);
+}
+
+/* GET /api/runs/ID/sources/INDEX: the file's bytes as text/plain, served
+ * by lws from the resolved path. The checks and the open are not atomic:
+ * the source dirs are the operator's, not the module author's. */
+static int get_source(struct lws *wsi, http_sess *s, dmn_server *srv,
+                      const dmn_run *r, const char *arg)
+{
+    char err[512], *end, *real = NULL;
+    const char *path, *code = "not_available";
+    uint8_t *bytes;
+    vm_module *m;
+    vm_debug *dbg;
+    unsigned long idx;
+    struct stat st;
+    int status = 0, n;
+
+    errno = 0;
+    idx = strtoul(arg, &end, 10);
+    if (arg[0] < '0' || arg[0] > '9' || *end || errno || idx > UINT32_MAX)
+        return respond_error(wsi, s, 404, "not_found", "no such endpoint");
+    if (load_debug(r, &bytes, &m, &dbg, err, sizeof err) != 0)
+        return respond_error(wsi, s, 404, "no_module", err);
+    path = dbg ? vm_debug_file_path(dbg, (uint32_t)idx) : NULL;
+    if (!path) {
+        status = 404;
+        code = "unknown_file";
+        snprintf(err, sizeof err, "the run's module has no source file %lu",
+                 idx);
+    } else if (!source_allowed(srv, path, &real)) {
+        status = 404;
+        snprintf(err, sizeof err,
+                 "source not available: %s is not a readable file under the "
+                 "daemon's source dirs (start traced with --source-dir DIR)",
+                 path);
+    } else if (stat(real, &st) != 0 || access(real, R_OK) != 0) {
+        status = 404;
+        snprintf(err, sizeof err, "source not available: cannot read %s",
+                 path);
+    } else if (st.st_size > (off_t)SOURCE_MAX_BYTES) {
+        status = 413;
+        code = "too_large";
+        snprintf(err, sizeof err, "source %s is over %u bytes", path,
+                 SOURCE_MAX_BYTES);
+    }
+    if (dbg)
+        vm_debug_free(dbg);
+    vm_module_free(m);
+    free(bytes);
+    if (status) {
+        free(real);
+        return respond_error(wsi, s, status, code, err);
+    }
+    n = lws_serve_http_file(wsi, real, "text/plain; charset=utf-8", NULL, 0);
+    free(real);
+    if (n < 0)
+        return -1;
+    if (n > 0 && lws_http_transaction_completed(wsi))
+        return -1;
+    return 0;
 }
 
 /* ---- the CodeTracer download ------------------------------------------------ */
@@ -598,6 +772,16 @@ static int handle_api(struct lws *wsi, http_sess *s, dmn_server *srv)
             return respond_error(wsi, s, 404, "no_listing", err);
         return respond_json(wsi, s, 200, j);
     }
+    if (strcmp(rest, "/sources") == 0 && !s->post) {
+        char err[512];
+        json_t *j = sources_json(srv, r, err, sizeof err);
+
+        if (!j)
+            return respond_error(wsi, s, 404, "no_module", err);
+        return respond_json(wsi, s, 200, j);
+    }
+    if (strncmp(rest, "/sources/", 9) == 0 && !s->post)
+        return get_source(wsi, s, srv, r, rest + 9);
     if (strcmp(rest, "/codetracer") == 0 && !s->post)
         return get_codetracer(wsi, s, r);
     if (strcmp(rest, "/stream") == 0 && !s->post) {

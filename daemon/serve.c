@@ -73,6 +73,9 @@ static const char usage_text[] =
     "                         (DATA/runs/ID/codetracer/; else per run with\n"
     "                         the submit option codetracer=1, or converted\n"
     "                         from the stream when downloaded)\n"
+    "  --source-dir DIR       serve a run's source files (DWARF paths) that\n"
+    "                         resolve under DIR to the browser client\n"
+    "                         (repeatable, at most 16; default: none)\n"
     "  --port-file PATH       write the bound port there once listening\n"
     "  --quiet                log only errors\n"
     "  --help                 this text\n";
@@ -135,6 +138,36 @@ static int parse_listen(dmn_config *cfg, const char *v)
     }
     cfg->port = (int)port;
     return 0;
+}
+
+/* --source-dir DIR: resolved now, so that later checks compare real
+ * paths, and refused at start when it is not a directory. */
+static int add_source_dir(dmn_config *cfg, const char *dir)
+{
+    struct stat st;
+    char *real;
+
+    if (cfg->nsource_dirs == DMN_MAX_SOURCE_DIRS) {
+        fprintf(stderr, "traced: at most %d --source-dir\n",
+                DMN_MAX_SOURCE_DIRS);
+        return -1;
+    }
+    real = realpath(dir, NULL);
+    if (!real || stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr, "traced: --source-dir %s: %s\n", dir,
+                real ? "not a directory" : strerror(errno));
+        free(real);
+        return -1;
+    }
+    cfg->source_dirs[cfg->nsource_dirs++] = real;
+    return 0;
+}
+
+static void config_close(dmn_config *cfg)
+{
+    for (uint32_t i = 0; i < cfg->nsource_dirs; i++)
+        free(cfg->source_dirs[i]);
+    cfg->nsource_dirs = 0;
 }
 
 static int parse_options(int argc, char **argv, dmn_config *cfg,
@@ -203,6 +236,9 @@ static int parse_options(int argc, char **argv, dmn_config *cfg,
             cfg->token = *v ? v : NULL;
         } else if (strcmp(a, "--static") == 0) {
             cfg->static_dir = v;
+        } else if (strcmp(a, "--source-dir") == 0) {
+            if (add_source_dir(cfg, v) != 0)
+                return -1;
         } else if (strcmp(a, "--port-file") == 0) {
             *port_file = v;
         } else {
@@ -314,6 +350,7 @@ int dmn_serve_main(int argc, char **argv)
         return 1;
     }
     if (parse_options(argc, argv, &srv->cfg, &port_file) != 0) {
+        config_close(&srv->cfg);
         free(srv);
         return 2;
     }
@@ -398,11 +435,13 @@ done:
     if (uv_loop_close(&srv->loop) != 0)
         dmn_server_log(srv, "event loop still had handles at exit");
     dmn_runs_free_all(srv);
+    config_close(&srv->cfg);
     free(srv);
     return rc;
 
 fail_load:
     dmn_runs_free_all(srv);
+    config_close(&srv->cfg);
     free(srv);
     return 1;
 }

@@ -457,6 +457,97 @@ wait "$pid"
 check "SIGINT exits 0" test $? -eq 0
 pid=""
 
+# ---- sources of a -g run (--source-dir) ---------------------------------------
+# A C program built with -g from three files: src/main.c (under the source
+# dir), src/../outside/dotdot.c (a `..` escape) and src/link/via_link.c
+# (src/link -> outside, a symlink escape). clang keeps those spellings in
+# the DWARF paths (relative to the cwd, which becomes comp_dir).
+unset TRACED_TOKEN
+mkdir -p "$tmp/srcs/src" "$tmp/srcs/outside"
+ln -s "$tmp/srcs/outside" "$tmp/srcs/src/link"
+cat >"$tmp/srcs/src/main.c" <<'C'
+int dotdot(int);
+int via_link(int);
+
+static int square(int x)
+{
+    int y = x * x;
+    return y;
+}
+
+int main(void)
+{
+    int s = 0;
+    for (int i = 0; i < 3; i++)
+        s += square(i);
+    s += dotdot(s);
+    s += via_link(s);
+    return s != 24;
+}
+C
+echo 'int dotdot(int x) { return x + 1; }' >"$tmp/srcs/outside/dotdot.c"
+echo 'int via_link(int x) { return x + 2; }' >"$tmp/srcs/outside/via_link.c"
+if (cd "$tmp/srcs" && clang --target=wasm32-wasi --sysroot=/usr -g -O0 \
+        src/main.c src/../outside/dotdot.c src/link/via_link.c \
+        -o "$tmp/srcs.wasm") 2>"$tmp/cc.err"; then
+    start --source-dir "$tmp/srcs/src" --max-module-bytes 1048576
+    id=$("$ctl" submit "$tmp/srcs.wasm" --level lines)
+    wait_done "$id"
+    check "-g program at level lines exits 0" test "$(field "$id" exit_code)" = 0
+    http GET "/api/runs/$id/sources" >"$tmp/srcs.list"
+    # index_of NAME: the file table index of the path ending in NAME
+    index_of() {
+        node -e 'const j = JSON.parse(require("fs").readFileSync(0, "utf8")
+            .replace(/^\d+ /, "")); const f = j.files.find(f =>
+            f.path.endsWith(process.argv[1])); console.log(f ? f.index +
+            " " + f.available : "none")' "$1" <"$tmp/srcs.list"
+    }
+    check "sources: 200 with the file table" grep -q '^200 {"files":\[' "$tmp/srcs.list"
+    read -r mi mav <<<"$(index_of /src/main.c)"
+    read -r di dav <<<"$(index_of /src/../outside/dotdot.c)"
+    read -r li lav <<<"$(index_of /src/link/via_link.c)"
+    check "sources: main.c available, the .. and symlink escapes not" \
+        test "$mav $dav $lav" = "true false false"
+    curl -s -o "$tmp/main.got" -w '%{http_code} %{content_type}' \
+        "$TRACED_URL/api/runs/$id/sources/$mi" >"$tmp/main.status"
+    check "a file under --source-dir is served byte-equal as text/plain" \
+        grep -q '^200 text/plain' "$tmp/main.status"
+    check "  (its bytes)" cmp -s "$tmp/main.got" "$tmp/srcs/src/main.c"
+    check "a file outside the source dirs (libc's) is refused: 404 not_available" \
+        grep -q '^404 .*"code":"not_available"' <(http GET "/api/runs/$id/sources/0")
+    check "a .. escape is refused: 404 not_available" \
+        grep -q '^404 .*--source-dir' <(http GET "/api/runs/$id/sources/$di")
+    check "a symlink escape is refused: 404 not_available" \
+        grep -q '^404 .*"code":"not_available"' <(http GET "/api/runs/$id/sources/$li")
+    check "unknown file index: 404 unknown_file" \
+        grep -q '^404 .*unknown_file' <(http GET "/api/runs/$id/sources/4000000")
+    check "bad file index: 404" grep -q '^404' <(http GET "/api/runs/$id/sources/-1")
+    check "sources of an unknown run: 404 unknown_run" \
+        grep -q '^404 .*unknown_run' <(http GET "/api/runs/99999/sources")
+    check "a module without DWARF has no files" \
+        grep -q '^200 {"files":\[\]}' <(http GET "/api/runs/$dflt/sources")
+    kill -INT "$pid"
+    wait "$pid"
+    pid=""
+    start --max-module-bytes 1048576
+    http GET "/api/runs/$id/sources" >"$tmp/srcs.list"
+    check "without --source-dir nothing is available" \
+        grep -q '^200 .*"available":false' "$tmp/srcs.list"
+    check "  (no file is)" test "$(grep -c '"available":true' "$tmp/srcs.list")" = 0
+    check "without --source-dir main.c is refused" \
+        grep -q '^404 .*not_available' <(http GET "/api/runs/$id/sources/$mi")
+    check "--source-dir that is not a directory is refused at start" \
+        grep -q 'source-dir.*not a directory' <(timeout 5 "$traced" --listen 127.0.0.1:0 \
+            --data "$tmp/x2" --source-dir "$tmp/srcs/src/main.c" 2>&1)
+    kill -INT "$pid"
+    wait "$pid"
+    pid=""
+elif [[ "${CI:-}" == 1 ]]; then
+    bad "build the -g sources program for wasm32-wasi: $(head -c 300 "$tmp/cc.err")"
+else
+    echo "skip sources: clang cannot build wasm32-wasi (install clang, lld, wasi-libc)"
+fi
+
 echo
 echo "daemon tests: $((checks - failures)) of $checks passed"
 if [[ $failures -gt 0 ]]; then

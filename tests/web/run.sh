@@ -67,9 +67,24 @@ if [[ ! -d "$here/node_modules/playwright-core" || ! -d "$here/node_modules/ws" 
         { cat "$tmp/npm.log"; echo "FAIL npm ci in tests/web"; exit 1; }
 fi
 wat2wasm --debug-names "$here/demo.wat" -o "$tmp/demo.wasm" || exit 1
+# Level lines (test.mjs part 5): lines_demo.c built with -g, its directory
+# given to traced as --source-dir so that the page gets the real source.
+# Skipped (LINES_WASM empty) when clang cannot build wasm32-wasi, except
+# under CI.
+mkdir -p "$tmp/src"
+cp "$here/lines_demo.c" "$tmp/src/"
+export LINES_WASM="" LINES_SRC="$tmp/src/lines_demo.c"
+if (cd "$tmp/src" && clang --target=wasm32-wasi --sysroot=/usr -g -O0 \
+        lines_demo.c -o "$tmp/lines_demo.wasm") 2>"$tmp/cc.err"; then
+    LINES_WASM=$tmp/lines_demo.wasm
+elif [[ -n "${CI:-}" ]]; then
+    echo "FAIL clang cannot build wasm32-wasi: $(head -c 300 "$tmp/cc.err")"; exit 1
+else
+    echo "NOTE: level lines part skipped: clang cannot build wasm32-wasi (install clang, lld, wasi-libc)"
+fi
 
 "$traced" --listen 127.0.0.1:0 --data "$tmp/data" --port-file "$tmp/port" \
-    --static "$dist" --heartbeat-ms 1000 --quiet >"$tmp/traced.log" 2>&1 &
+    --static "$dist" --heartbeat-ms 1000 --source-dir "$tmp/src" --quiet >"$tmp/traced.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do
     [[ -s "$tmp/port" ]] && break

@@ -50,6 +50,14 @@ export class RunView {
     this.trace = new Trace(id);
     this.meta = null;
     this.listing = null;
+    // the Source panel's rows: the listing's lines, or at level lines the
+    // current step's source file (or a note that it is not served)
+    this.srcText = null;
+    this.srcMsg = false;         // srcText is a note, not a file: no line numbers
+    this.srcFile = -1;           // file index shown (level lines)
+    this.sources = null;         // GET /sources: [{index, path, available}], once
+    this.fileText = new Map();   // file index -> lines array | 'loading' | 'missing'
+    this.stackSteps = [];        // step event per stack frame at the cursor (level lines)
     this.cursor = -1;
     this.follow = true;
     this.playing = false;
@@ -172,13 +180,15 @@ export class RunView {
   async loadListing() {
     try {
       const r = await fetch(this.app.api(`/api/runs/${this.id}/listing`));
-      if (!r.ok) { this.srcNote.textContent = 'no listing for this run'; return; }
+      if (!r.ok) { if (!this.trace.lines) this.srcNote.textContent = 'no listing for this run'; return; }
       const j = await r.json();
       this.listing = { ...j, lineText: j.text.split('\n'), names: j.funcs.map((f) => f.name),
         funcLine: j.funcs.map((f) => f.line) };
-      this.srcList.setCount(this.listing.lineText.length);
-      this.curLine = -1;
-      this.srcNote.textContent = `${j.module} · ${fmtInt(this.listing.lineText.length)} lines`;
+      if (!this.trace.lines) {
+        this.setSrcText(this.listing.lineText, false);
+        this.curLine = -1;
+        this.srcNote.textContent = `${j.module} · ${fmtInt(this.listing.lineText.length)} lines`;
+      }
       this.flame.invalidate(true); // its labels are names
       this.refresh();
       this.heavy();
@@ -189,6 +199,101 @@ export class RunView {
     const names = this.listing && this.listing.names;
     if (names && names[f]) return names[f].replace(/^func\[\d+\] ?/, '') || `func[${f}]`;
     return `func[${f}]`;
+  }
+
+  // ---- sources (level lines) ------------------------------------------------
+
+  // the last part of file i's path (run_start's file table)
+  fileBase(i) {
+    const files = this.trace.start && this.trace.start.files;
+    const p = files && files[i];
+    return p ? p.slice(p.lastIndexOf('/') + 1) || p : `file ${i}`;
+  }
+
+  // "file.c:LINE" of step event s, '' for none
+  stepLoc(s) { return s >= 0 ? `${this.fileBase(this.trace.a(s))}:${this.trace.b(s)}` : ''; }
+
+  setSrcText(text, msg) {
+    if (this.srcText === text) return;
+    this.srcText = text;
+    this.srcMsg = msg;
+    this.srcList.setCount(text ? text.length : 0);
+    this.srcDirty = true;
+  }
+
+  // The list of the run's sources, once; then the text of each file the
+  // cursor reaches, once (the daemon serves a file only under its
+  // --source-dir: docs/daemon.md).
+  async loadSources() {
+    if (this.sources) return;
+    this.sources = [];
+    try {
+      const r = await fetch(this.app.api(`/api/runs/${this.id}/sources`));
+      if (r.ok) this.sources = (await r.json()).files;
+    } catch { /* shown as not available */ }
+    this.sourcesLoaded = true;
+    this.srcDirty = true;
+    this.refresh();
+  }
+
+  async loadFile(i) {
+    this.fileText.set(i, 'loading');
+    let text = 'missing';
+    try {
+      const r = await fetch(this.app.api(`/api/runs/${this.id}/sources/${i}`));
+      if (r.ok) text = (await r.text()).replace(/\n$/, '').split('\n');
+    } catch { /* not available */ }
+    this.fileText.set(i, text);
+    this.srcFile = -2; // shown again
+    this.refresh();
+  }
+
+  // Level lines: show file (index, -1 none) in the Source panel with line
+  // highlighted; returns the row to highlight (1-based, 0 none).
+  showFile(file, line) {
+    if (file < 0) {
+      if (this.srcFile >= 0 && !this.srcMsg) return 0; // keep the file, no line
+      this.srcFile = -1;
+      this.setSrcText(['no source line at this event yet'], true);
+      this.srcNote.textContent = 'level lines';
+      return 0;
+    }
+    if (!this.sources) { this.loadSources(); }
+    const info = this.sources && this.sources.find((f) => f.index === file);
+    let text = this.fileText.get(file);
+    if (text === undefined && (info || this.sourcesLoaded)) {
+      if (info && info.available) { this.loadFile(file); text = 'loading'; } else { text = 'missing'; this.fileText.set(file, text); }
+    }
+    const base = this.fileBase(file);
+    if (Array.isArray(text)) {
+      if (this.srcFile !== file) {
+        this.srcFile = file;
+        this.setSrcText(text, false);
+        this.srcNote.textContent = `${base} · ${fmtInt(text.length)} lines`;
+        this.srcNote.title = info ? info.path : '';
+      }
+      return line;
+    }
+    // not (yet) served: say where the cursor is
+    this.srcFile = file;
+    const key = `${file}:${line}:${text}`;
+    if (this.srcMsg && this.srcText && this.srcText.key === key) return 1;
+    const what = text === 'missing'
+      ? ['', 'source not available: the daemon serves', 'a run\'s sources only from its source dirs;', 'start traced with --source-dir DIR', '(a directory holding this file)']
+      : ['loading the source…'];
+    this.setSrcText([`${base}:${line}`, ...what], true);
+    this.srcText.key = key;
+    this.srcNote.textContent = text === 'missing' ? 'source not available' : 'loading…';
+    this.srcNote.title = info ? info.path : '';
+    return 1;
+  }
+
+  // the step event the Source panel shows at the cursor: the innermost
+  // frame's that has one
+  cursorStep() {
+    const st = this.stackSteps;
+    for (let k = st.length - 1; k >= 0; k--) if (st[k] >= 0) return st[k];
+    return -1;
   }
 
   // ---- layout ---------------------------------------------------------------
@@ -398,7 +503,7 @@ export class RunView {
       case T.loss: return [`${fmtInt(a)} events lost${p === 'gap' ? ' (gap)' : ''}`, ''];
       case T.run_start: return [`${p.module} ${p.args.join(' ')}`, p.level];
       case T.run_end: return [`${p.status}${p.status === 'exit' ? ' ' + p.exitCode : ''}${p.results ? ' ' + p.results : ''}`, ''];
-      case T.step: return [`file ${a} line ${t.b(i)}`, ''];
+      case T.step: return [`${this.fileBase(a)}:${t.b(i)}`, this.stackFuncAt(i)];
       default: return ['', ''];
     }
   }
@@ -642,14 +747,20 @@ export class RunView {
   }
 
   renderSrcRow(r, i) {
-    const L = this.listing;
+    const text = this.srcText;
     const line = i + 1, sel = line === this.curLine;
-    if (r._i === i && r._c === sel && r._l === L) return;
-    r._i = i; r._c = sel; r._l = L;
-    r.className = `vrow${sel ? ' sel' : ''}`;
+    if (r._i === i && r._c === sel && r._l === text) return;
+    r._i = i; r._c = sel; r._l = text;
+    r.className = `vrow${sel ? ' sel' : ''}${this.srcMsg ? ' note-row' : ''}`;
     if (!r._k) { r._k = [h('span', { class: 'ln' }), h('span', { class: 'code' })]; r.append(...r._k); }
-    r._k[0].textContent = line;
-    r._k[1].textContent = L ? L.lineText[i] : '';
+    r._k[0].textContent = this.srcMsg ? '' : line;
+    r._k[1].textContent = text && text[i] != null ? text[i] : '';
+  }
+
+  // the function of the frame an event happened in (the step's)
+  stackFuncAt(i) {
+    const n = this.trace.frameAt(i);
+    return n > 0 ? this.fname(this.trace.nFunc(n)) : '';
   }
 
   // ---- updates -----------------------------------------------------------------
@@ -688,6 +799,7 @@ export class RunView {
     if (this.follow) this.log.scrollToIndex(t.count - 1, 'end');
     else if (cursorMoved && !this.fromLog) this.log.scrollToIndex(this.cursor, 'nearest');
     this.stack = this.cursor >= 0 ? t.stackAt(this.cursor) : [];
+    this.stackSteps = t.stepsAt(this.cursor, this.stack);
     // ---- scroll writes
     this.log.applyScroll();
     // ---- DOM writes
@@ -772,8 +884,15 @@ export class RunView {
       this.treeScrollTo = -1;
       if (row >= 0) this.tree.scrollToIndex(row, 'nearest');
     }
-    const line = this.srcLine();
-    const lineMoved = line !== this.curLine;
+    // level lines: the current step's source file and line; else the
+    // listing's line
+    const textWas = this.srcText && this.srcText.key ? this.srcText.key : this.srcText;
+    const line = t.lines ? this.showFile(this.cursorStep() >= 0 ? t.a(this.cursorStep()) : -1,
+      this.cursorStep() >= 0 ? t.b(this.cursorStep()) : 0) : this.srcLine();
+    const textNow = this.srcText && this.srcText.key ? this.srcText.key : this.srcText;
+    const textMoved = textWas !== textNow;
+    if (textMoved) this.srcDirty = true;
+    const lineMoved = line !== this.curLine || textMoved;
     if (lineMoved) {
       this.curLine = line;
       if (line) this.srcList.scrollToIndex(line - 1, 'nearest');
@@ -826,7 +945,7 @@ export class RunView {
     while (pool.length < stack.length) {
       const r = h('div', { class: 'frame', onclick: () => { this.setFollow(false); this.setCursor(t.nStart(r._n), { user: true }); } });
       r._k = [h('span', { class: 'depth' }), h('span', { class: 'sw' }), h('span', { class: 'fn' }),
-        h('span', { class: 'args' }), h('span', { class: 'meta' })];
+        h('span', { class: 'args' }), h('span', { class: 'meta' }), h('span', { class: 'loc' })];
       r.append(...r._k);
       pool.push(r);
     }
@@ -834,8 +953,9 @@ export class RunView {
     while (el.childNodes.length < stack.length) el.append(pool[el.childNodes.length]);
     for (let k = 0; k < stack.length; k++) {
       const n = stack[stack.length - 1 - k], r = pool[k], isTop = k === 0;
-      if (r._n === n && r._v === this.fnVersion && r._top === isTop) continue;
-      r._n = n; r._v = this.fnVersion; r._top = isTop;
+      const s = this.stackSteps[stack.length - 1 - k] ?? -1;
+      if (r._n === n && r._v === this.fnVersion && r._top === isTop && r._s === s) continue;
+      r._n = n; r._v = this.fnVersion; r._top = isTop; r._s = s;
       const name = this.fname(t.nFunc(n));
       r.className = isTop ? 'frame top' : 'frame';
       r.dataset.func = name;
@@ -844,6 +964,9 @@ export class RunView {
       r._k[2].textContent = name;
       r._k[3].textContent = `(${t.payload(t.nStart(n)) || ''})`;
       r._k[4].textContent = `#${t.seqOf(t.nStart(n))}`;
+      // level lines: where the frame is (its last step at the cursor)
+      r._k[5].textContent = this.stepLoc(s);
+      r.dataset.loc = this.stepLoc(s);
     }
   }
 
@@ -885,7 +1008,7 @@ export class RunView {
     const max = entries.length ? entries[0][1] : 1;
     setText(this.histNote, entries.length ? `${entries.length} distinct · ${fmtInt(t.c.ops)} ops` : '');
     if (!entries.length) {
-      el.replaceChildren(h('div', { class: 'empty', text: t.start && t.start.level === 'calls' ? 'no op events: submit at level "ops" to see opcodes' : 'no op events yet' }));
+      el.replaceChildren(h('div', { class: 'empty', text: t.start && t.start.level !== 'ops' ? 'no op events: submit at level "ops" to see opcodes' : 'no op events yet' }));
       return;
     }
     const pool = this.histPool || (this.histPool = []);

@@ -42,7 +42,8 @@ export class RunsView {
     this.invoke = h('input', { type: 'text', placeholder: '_start (WASI)', 'data-testid': 'submit-invoke' });
     this.args = h('input', { type: 'text', placeholder: 'arguments, space separated', 'data-testid': 'submit-args' });
     this.level = h('select', { 'data-testid': 'submit-level' },
-      h('option', { value: 'calls', text: 'calls' }), h('option', { value: 'ops', text: 'ops' }));
+      h('option', { value: 'calls', text: 'calls' }), h('option', { value: 'ops', text: 'ops' }),
+      h('option', { value: 'lines', text: 'lines' }));
     this.fuel = h('input', { type: 'text', placeholder: 'fuel', class: 'narrow', 'data-testid': 'submit-fuel' });
     this.wall = h('input', { type: 'text', placeholder: 'wall ms', class: 'narrow', 'data-testid': 'submit-wall' });
     this.msg = h('span', { class: 'submit-msg', 'data-testid': 'submit-msg' });

@@ -36,6 +36,7 @@ function nodeChunk() {
     kids: new Uint32Array(NODE_CHUNK),
     flags: new Uint8Array(NODE_CHUNK),   // 1 host, 2 unwound (trap/end)
     res: new Int32Array(NODE_CHUNK),     // results text (string id)
+    step: new Int32Array(NODE_CHUNK),    // index of the frame's last step event so far, -1 none
   };
 }
 
@@ -60,6 +61,7 @@ export class Trace {
     this.opHist = new Uint32Array(256);
     this.opHistPrefixed = new Map();
     this.start = null;     // run_start payload
+    this.lines = false;    // level lines: per-event step lookups (chunk.ls)
     this.end = null;       // run_end payload
     this.endIndex = -1;
     // call tree: node 0 is the synthetic root (the run); node ids are in
@@ -84,6 +86,9 @@ export class Trace {
         a: new Uint32Array(CHUNK), b: new Uint32Array(CHUNK),
         frame: new Int32Array(CHUNK), // innermost open node after the event
         p: new Int32Array(CHUNK),     // payload: string id, -1 object, 0 none
+        // level lines only: the last step event of frame[] at this event
+        // (-1 none), so that any frame's line at any event is one lookup
+        ls: this.lines ? new Int32Array(CHUNK) : null,
       };
     }
     return c;
@@ -109,6 +114,7 @@ export class Trace {
   nNext(n) { return this.nc[n >>> NODE_BITS].next[n & NODE_MASK]; }    // next sibling, -1 none
   nKids(n) { return this.nc[n >>> NODE_BITS].kids[n & NODE_MASK]; }
   nFlags(n) { return this.nc[n >>> NODE_BITS].flags[n & NODE_MASK]; }  // 1 host, 2 unwound
+  nStep(n) { return this.nc[n >>> NODE_BITS].step[n & NODE_MASK]; }     // last step event so far, -1 none
   result(n) { const v = this.nc[n >>> NODE_BITS].res[n & NODE_MASK]; return v > 0 ? this.strs[v] : undefined; }
 
   // id of a string payload; `shared`: a text that repeats (values), looked
@@ -155,7 +161,7 @@ export class Trace {
     const p = id ? this.top : -1;
     c.func[k] = func; c.depth[k] = depth; c.start[k] = index; c.end[k] = -1;
     c.parent[k] = p; c.first[k] = -1; c.last[k] = -1; c.next[k] = -1;
-    c.kids[k] = 0; c.flags[k] = host ? 1 : 0; c.res[k] = 0;
+    c.kids[k] = 0; c.flags[k] = host ? 1 : 0; c.res[k] = 0; c.step[k] = -1;
     if (p >= 0) {
       const pc = this.nc[p >>> NODE_BITS], pk = p & NODE_MASK, last = pc.last[pk];
       if (last >= 0) this.nc[last >>> NODE_BITS].next[last & NODE_MASK] = id; else pc.first[pk] = id;
@@ -240,7 +246,22 @@ export class Trace {
         break;
       case T.throw: this.c.throws++; this.setPayload(c, k, i, payload, true); break;
       case T.trap: this.c.traps++; this.setPayload(c, k, i, payload, true); break;
-      case T.run_start: this.start = payload; this.setPayload(c, k, i, payload, false); break;
+      case T.run_start:
+        this.start = payload;
+        // level lines: step events carry (file, line); the views want
+        // every frame's line at any event (stepsAt)
+        if (payload && payload.level === 'lines' && !this.lines) {
+          this.lines = true;
+          for (const ch of this.chunks) if (ch && !ch.ls) ch.ls = new Int32Array(CHUNK).fill(-1);
+        }
+        this.setPayload(c, k, i, payload, false);
+        break;
+      case T.step: {
+        const top = this.top;
+        this.nc[top >>> NODE_BITS].step[top & NODE_MASK] = i;
+        this.setPayload(c, k, i, payload, true);
+        break;
+      }
       case T.run_end:
         while (this.top !== 0) this.closeTop(i, null, 2);
         this.end = payload; this.endIndex = i; this.setPayload(c, k, i, payload, false);
@@ -249,6 +270,7 @@ export class Trace {
         this.setPayload(c, k, i, payload, true);
     }
     c.frame[k] = this.top;
+    if (c.ls) c.ls[k] = this.nStep(this.top);
     this.count = i + 1;
     this.nextSeq = seq + (type === T.loss ? a : 1);
     this.version++;
@@ -268,6 +290,26 @@ export class Trace {
     }
     for (; n > 0; n = this.nParent(n)) out.push(n);
     return out.reverse();
+  }
+
+  // Level lines: for each frame of stack (stackAt(i), outermost first)
+  // the index of its last step event at event i, -1 when it has none yet
+  // (or the trace is not at level lines). A frame below the top has not
+  // run since it called the next one: its line is the one it had at the
+  // event before that call.
+  stepsAt(i, stack) {
+    const out = new Array(stack.length).fill(-1);
+    if (!this.lines || i < 0 || i >= this.count) return out;
+    const ls = (j) => { const ch = this.chunks[j >>> CHUNK_BITS]; return ch.ls ? ch.ls[j & MASK] : -1; };
+    for (let k = 0; k < stack.length; k++) {
+      const n = stack[k];
+      if (k + 1 < stack.length) {
+        const j = this.nStart(stack[k + 1]) - 1;
+        if (j >= 0 && this.frameAt(j) === n) out[k] = ls(j);
+      } else if (this.frameAt(i) === n) out[k] = ls(i);
+      else if (this.nEnd(n) === i) out[k] = this.nStep(n); // its return: its last step
+    }
+    return out;
   }
 
   // Node whose call event is at index i, or -1.
