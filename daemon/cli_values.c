@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -208,4 +209,41 @@ int cli_value_format(const vm_val *v, char *buf, size_t len)
                         v->of.ref);
     }
     return snprintf(buf, len, "?:0x%02x", (unsigned)v->type);
+}
+
+int cli_read_file(const char *path, uint8_t **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    uint8_t *buf = NULL;
+    size_t n = 0, cap = 0, r;
+    bool failed = false;
+
+    if (!f)
+        return -1;
+    do {
+        if (n == cap) {
+            uint8_t *nb = realloc(buf, cap = cap ? cap * 2 : 65536);
+
+            if (!nb) {
+                errno = ENOMEM;
+                failed = true;
+                break;
+            }
+            buf = nb;
+        }
+        r = fread(buf + n, 1, cap - n, f);
+        n += r;
+    } while (r > 0);
+    if (failed || ferror(f)) {
+        int saved = errno ? errno : EIO;
+
+        fclose(f);
+        free(buf);
+        errno = saved;
+        return -1;
+    }
+    fclose(f);
+    *out = buf;
+    *len = n;
+    return 0;
 }

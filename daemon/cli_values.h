@@ -1,12 +1,13 @@
 /*
  * Command-line values: parse an argument for a parameter of a known type,
- * print a result the way wabt's tools do ("i32:832040"). Shared by
- * `traced run` and, later, the daemon's console.
+ * print a result the way wabt's tools do ("i32:832040"), read a whole
+ * file. Shared by the `traced` subcommands (run, export, debuginfo).
  */
 #ifndef TRACED_CLI_VALUES_H
 #define TRACED_CLI_VALUES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <traced/vm.h>
 
@@ -29,5 +30,11 @@ int cli_value_parse(const char *text, vm_valtype type, vm_val *out,
  * "funcref:0". Returns what snprintf returns.
  */
 int cli_value_format(const vm_val *v, char *buf, size_t len);
+
+/*
+ * Read the whole file at path into a malloc'd buffer (*out, *len; the
+ * caller frees it). Returns 0, or -1 with errno set (fopen's, ENOMEM, EIO).
+ */
+int cli_read_file(const char *path, uint8_t **out, size_t *len);
 
 #endif /* TRACED_CLI_VALUES_H */

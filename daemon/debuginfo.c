@@ -26,6 +26,7 @@
 #include <traced/vm.h>
 #include <traced/vm_debug.h>
 
+#include "cli_values.h"
 #include "debuginfo.h"
 
 enum {
@@ -41,39 +42,6 @@ static void debuginfo_usage(FILE *f)
                "option)\n");
 }
 
-static int slurp(const char *path, uint8_t **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *buf = NULL;
-    size_t n = 0, cap = 0, r;
-
-    if (!f)
-        return -1;
-    do {
-        if (n == cap) {
-            uint8_t *nb = realloc(buf, cap = cap ? cap * 2 : 65536);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                errno = ENOMEM;
-                return -1;
-            }
-            buf = nb;
-        }
-        r = fread(buf + n, 1, cap - n, f);
-        n += r;
-    } while (r > 0);
-    if (ferror(f)) {
-        free(buf);
-        fclose(f);
-        errno = EIO;
-        return -1;
-    }
-    fclose(f);
-    *out = buf;
-    *len = n;
-    return 0;
-}
 
 static const char *base_name(const char *path)
 {
@@ -246,7 +214,7 @@ int dmn_debuginfo_main(int argc, char **argv)
     if (!show)
         show = SHOW_ALL;
 
-    if (slurp(path, &bytes, &len) < 0) {
+    if (cli_read_file(path, &bytes, &len) < 0) {
         fprintf(stderr, "traced debuginfo: %s: %s\n", path, strerror(errno));
         return 1;
     }

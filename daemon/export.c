@@ -27,6 +27,7 @@
 #include <traced/proto_codetracer.h>
 #include <traced/vm.h>
 
+#include "cli_values.h"
 #include "export.h"
 
 #define EXIT_USAGE 2
@@ -47,40 +48,6 @@ static void export_usage(FILE *f)
             "  trace_metadata.json missing_sources.\n");
 }
 
-static int slurp(const char *path, uint8_t **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *buf = NULL;
-    size_t n = 0, cap = 0, r;
-
-    if (!f)
-        return -1;
-    do {
-        if (n == cap) {
-            uint8_t *nb = realloc(buf, cap = cap ? cap * 2 : 65536);
-
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                errno = ENOMEM;
-                return -1;
-            }
-            buf = nb;
-        }
-        r = fread(buf + n, 1, cap - n, f);
-        n += r;
-    } while (r > 0);
-    if (ferror(f)) {
-        free(buf);
-        fclose(f);
-        errno = EIO;
-        return -1;
-    }
-    fclose(f);
-    *out = buf;
-    *len = n;
-    return 0;
-}
 
 /* ---- the conversion, shared with the daemon ---------------------------------- */
 
@@ -132,7 +99,7 @@ int dmn_ct_export(const dmn_ct_export_opts *o, dmn_ct_export_info *info,
     int rc, wrc;
 
     memset(info, 0, sizeof *info);
-    if (slurp(o->module_path, &bytes, &len) < 0) {
+    if (cli_read_file(o->module_path, &bytes, &len) < 0) {
         snprintf(err, errlen, "%s: %s", o->module_path, strerror(errno));
         return PROTO_ERR_IO;
     }

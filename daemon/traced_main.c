@@ -284,42 +284,6 @@ static int parse_run_args(int argc, char **argv, run_args *ra)
     return 0;
 }
 
-static int read_file(const char *path, uint8_t **out, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    uint8_t *buf = NULL;
-    size_t n = 0, cap = 0, r;
-    bool failed = false;
-
-    if (!f)
-        return -1;
-    do {
-        if (n == cap) {
-            uint8_t *nb = realloc(buf, cap = cap ? cap * 2 : 65536);
-
-            if (!nb) {
-                errno = ENOMEM;
-                failed = true;
-                break;
-            }
-            buf = nb;
-        }
-        r = fread(buf + n, 1, cap - n, f);
-        n += r;
-    } while (r > 0);
-    if (failed || ferror(f)) {
-        int saved = errno ? errno : EIO;
-
-        fclose(f);
-        free(buf);
-        errno = saved;
-        return -1;
-    }
-    fclose(f);
-    *out = buf;
-    *len = n;
-    return 0;
-}
 
 static const char *kind_name(vm_extern_kind k)
 {
@@ -580,7 +544,7 @@ static int cmd_run(int argc, char **argv)
         return EXIT_USAGE;
     }
 
-    if (read_file(ra.path, &bytes, &len) < 0) {
+    if (cli_read_file(ra.path, &bytes, &len) < 0) {
         fprintf(stderr, "traced: cannot read %s: %s\n", ra.path,
                 strerror(errno));
         free_run_args(&ra);
