@@ -72,17 +72,15 @@ typedef struct dmn_run dmn_run;
 typedef struct dmn_sub dmn_sub;
 typedef struct dmn_conn dmn_conn;
 
-/* One decoded event shared by the run's window and subscriber queues.
- * Reference counted; the JSON text is made on first use. Loop thread. */
+/* One decoded event of the run's window (drained, not yet in the file),
+ * handed to the fan-out as it is drained (dmn_ws_event).
+ * Reference counted. Loop thread. */
 typedef struct dmn_evt {
     uint32_t refs;
     proto_event ev; /* owns its data (proto_event_copy) */
-    char *json;     /* compact JSON object, NUL-terminated, or NULL */
-    size_t json_len;
 } dmn_evt;
 
 void dmn_evt_unref(dmn_evt *e);
-const char *dmn_evt_json(dmn_evt *e, size_t *len); /* NULL: out of memory */
 
 /* ---- the event producer (run thread) ---------------------------------- */
 

@@ -41,25 +41,7 @@ void dmn_evt_unref(dmn_evt *e)
     if (!e || --e->refs)
         return;
     proto_event_close(&e->ev);
-    free(e->json);
     free(e);
-}
-
-const char *dmn_evt_json(dmn_evt *e, size_t *len)
-{
-    if (!e->json) {
-        json_t *j;
-
-        if (proto_event_to_json(&e->ev, NULL, &j) != 0)
-            return NULL;
-        e->json = json_dumps(j, JSON_COMPACT);
-        json_decref(j);
-        if (!e->json)
-            return NULL;
-        e->json_len = strlen(e->json);
-    }
-    *len = e->json_len;
-    return e->json;
 }
 
 static dmn_evt *evt_new(const proto_event *src)
