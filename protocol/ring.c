@@ -36,6 +36,7 @@
 
 #include "proto_int.h"
 #include "traced/proto_ring.h"
+#include "traced/wire.h"
 
 #define CACHE_LINE 128 /* two lines: adjacent-line prefetch pairs them */
 #define REC_HEADER 4u
@@ -89,6 +90,10 @@ struct proto_ring {
     uint64_t c_released; /* last value stored in tail */
     size_t c_current;    /* size of the record being peeked, 0 if none */
     proto_delta c_delta;
+    /* proto_ring_next inside a batch record (c_delta says so): the
+     * record, still peeked, and where its next inner record starts. */
+    const uint8_t *c_rec;
+    size_t c_rec_len, c_rec_pos;
 
     /* The shared words, each on its own line(s) by who writes it how
      * often. done is written once, after the final head, and read by a
@@ -452,6 +457,74 @@ int proto_ring_push_frame(proto_ring *r, proto_event_type type,
     return rc;
 }
 
+/* The batch header before the body (docs/protocol.md, "Batches"). */
+#define BATCH_HEAD_BOUND (1u + 2 * PROTO__U64_BOUND + PROTO__U32_BOUND + \
+                          2 * PROTO__U64_BOUND)
+
+/*
+ * A batch is pushed like one event that stands for count: one record,
+ * count seqs, count produced, and in lossy mode count dropped when there
+ * is no room (the pending loss event then covers them all). The body is
+ * the VM's and is copied without looking into it. Published at once: a
+ * batch is many events' worth of records, and the consumer moves it as
+ * one unit.
+ */
+int proto_ring_push_batch(proto_ring *r, uint64_t t_first, uint64_t t_last,
+                          const uint8_t *body, size_t len, uint32_t count,
+                          uint64_t *first_seq)
+{
+    uint8_t head[BATCH_HEAD_BOUND], *p = head, *slot;
+    uint64_t seq;
+    size_t head_len;
+    int rc;
+
+    if (atomic_load_explicit(&r->closed, memory_order_relaxed))
+        return PROTO_ERR_CLOSED;
+    if (count == 0 || len == 0 || !body || t_last < t_first)
+        return PROTO_ERR_ARG;
+    if (len > r->max_record || rec_size(BATCH_HEAD_BOUND + len) > r->max_record)
+        return PROTO_ERR_TOO_BIG;
+    seq = r->p_next_seq;
+    r->p_next_seq += count;
+    if (first_seq)
+        *first_seq = seq;
+    r->p_last_t = t_last;
+    bump(&r->produced, count);
+    if (r->p_loss_pending) {
+        rc = put_loss(r, t_first, !r->lossy);
+        if (rc == PROTO_ERR_FULL) {
+            r->p_loss_count += count;
+            bump(&r->dropped, count);
+            return rc;
+        }
+        if (rc < 0)
+            return rc;
+    }
+    *p++ = PROTO_BATCH;
+    p = wire_put_sv(p, (int64_t)(seq - r->p_delta.next_seq));
+    p = wire_put_sv(p, (int64_t)(t_first - r->p_delta.prev_t));
+    p = wire_put_uv(p, count);
+    p = wire_put_uv(p, t_last - t_first);
+    p = wire_put_uv(p, len);
+    head_len = (size_t)(p - head);
+    rc = reserve_or_wait(r, rec_size(head_len + len), !r->lossy, &slot);
+    if (rc == PROTO_ERR_FULL) {
+        r->p_loss_pending = true;
+        r->p_loss_first = seq;
+        r->p_loss_count = count;
+        bump(&r->dropped, count);
+    }
+    if (rc < 0)
+        return rc;
+    memcpy(slot + REC_HEADER, head, head_len);
+    memcpy(slot + REC_HEADER + head_len, body, len);
+    r->p_delta.next_seq = seq + count;
+    r->p_delta.prev_t = t_last;
+    commit(r, slot, head_len + len);
+    publish(r, false);
+    return 0;
+}
+
 void proto_ring_request_flush(proto_ring *r)
 {
     atomic_store_explicit(&r->flush_req, 1, memory_order_relaxed);
@@ -550,6 +623,11 @@ int proto_ring_next_raw(proto_ring *r, proto_raw *raw, char *err,
     size_t len;
     int rc;
 
+    if (proto_delta_in_batch(&r->c_delta))
+        return proto__error(err, errlen, PROTO_ERR_ARG,
+                            "next_raw in the middle of a batch that next "
+                            "is expanding (%u events left)",
+                            r->c_delta.batch_left);
     if (r->c_current)
         proto_ring_consume(r);
     if ((rc = proto_ring_peek(r, &rec, &len)) < 0)
@@ -560,19 +638,50 @@ int proto_ring_next_raw(proto_ring *r, proto_raw *raw, char *err,
     return 0;
 }
 
+/* The next inner event of the batch record next is expanding, which
+ * stays peeked until its last event has been returned (the call after
+ * that consumes it). */
+static int next_in_batch(proto_ring *r, proto_event *ev, char *err,
+                         size_t errlen)
+{
+    const uint8_t *rec = r->c_rec + r->c_rec_pos;
+    size_t len = r->c_rec_len - r->c_rec_pos, used;
+    int rc = proto_decode(&r->c_delta, rec, len, ev, &used, err, errlen);
+
+    if (rc < 0)
+        return rc;
+    r->c_rec_pos += used;
+    if (!proto_delta_in_batch(&r->c_delta) && used != len)
+        return proto__error(err, errlen, PROTO_ERR_MALFORMED,
+                            "ring record of %zu bytes holds %zu",
+                            r->c_rec_len, r->c_rec_pos);
+    return 0;
+}
+
+/* An ordinary record is decoded whole (used = len); a batch record's
+ * first event leaves the delta state inside the batch. */
 int proto_ring_next(proto_ring *r, proto_event *ev, char *err, size_t errlen)
 {
     const uint8_t *rec;
     size_t len, used;
     int rc;
 
+    if (r->c_delta.batch_left)
+        return next_in_batch(r, ev, err, errlen);
     if (r->c_current)
         proto_ring_consume(r);
     if ((rc = proto_ring_peek(r, &rec, &len)) < 0)
         return rc;
     rc = proto_decode(&r->c_delta, rec, len, ev, &used, err, errlen);
-    if (rc == 0 && used != len)
+    if (rc == 0 && used != len) {
+        if (proto_delta_in_batch(&r->c_delta)) {
+            r->c_rec = rec;
+            r->c_rec_len = len;
+            r->c_rec_pos = used;
+            return 0;
+        }
         rc = proto__error(err, errlen, PROTO_ERR_MALFORMED,
                           "ring record of %zu bytes holds %zu", len, used);
+    }
     return rc;
 }

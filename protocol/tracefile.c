@@ -199,6 +199,11 @@ int proto_chunker_add(proto_chunker *c, const proto_event *ev)
  * record"), and once it holds an op, so does the offset state; from
  * then on the record's bytes are exactly what the event would encode to
  * and are copied. Only the records before that are re-based.
+ *
+ * A batch is one unit: its body is coded against its own state, and it
+ * leaves the offset state alone, so only its header's seq and t_first
+ * deltas depend on the chunk (re-based when it opens the chunk). It counts
+ * as its inner events, which is what readers count.
  */
 int proto_chunker_add_raw(proto_chunker *c, const proto_raw *raw)
 {
@@ -207,7 +212,8 @@ int proto_chunker_add_raw(proto_chunker *c, const proto_raw *raw)
     uint8_t *p;
     int rc;
 
-    if (c->have_seq && raw->seq != c->next_seq)
+    if ((c->have_seq && raw->seq != c->next_seq) ||
+        raw->count > UINT32_MAX - c->count)
         return PROTO_ERR_ARG;
     if (c->len - PROTO_CHUNK_HEADER_LEN + bound > PROTO_CHUNK_MAX_PAYLOAD)
         return PROTO_ERR_LIMIT;
@@ -228,7 +234,7 @@ int proto_chunker_add_raw(proto_chunker *c, const proto_raw *raw)
     }
     proto_raw_advance(&c->delta, raw);
     c->len += n;
-    c->count++;
+    c->count += raw->count;
     c->next_seq = raw->next_seq;
     c->have_seq = true;
     return 0;
@@ -701,6 +707,12 @@ int proto_reader_next(proto_reader *r, proto_event *ev, char *err,
         r->first_of_chunk = false;
         r->pos += used;
         r->remaining--;
+        /* The count is of events, a batch's inner ones included. */
+        if (r->remaining == 0 && proto_delta_in_batch(&r->delta))
+            return proto__error(err, errlen, PROTO_ERR_CORRUPT,
+                                "%s: chunk before offset %llu ends inside "
+                                "a batch", r->path,
+                                (unsigned long long)r->off);
         if (r->remaining == 0 && r->pos != r->chunk_len)
             return proto__error(err, errlen, PROTO_ERR_CORRUPT,
                                 "%s: chunk before offset %llu has %zu "

@@ -77,7 +77,8 @@ const char *proto_err_name(int err);
 /* ---- Event model -------------------------------------------------------- */
 
 /* Event types: X(NAME, type byte, JSON name). The type byte is also the
- * first byte of the binary record; 0 and 13..255 are reserved. */
+ * first byte of the binary record; 13 is the batch record (PROTO_BATCH
+ * below), 0 and 14..255 are reserved. */
 #define PROTO_EVENT_TYPES(X)                                                \
     X(RUN_START, 1, "run_start")                                            \
     X(CALL, 2, "call")                                                      \
@@ -97,6 +98,17 @@ typedef enum proto_event_type {
     PROTO_EVENT_TYPES(PROTO_X_TYPE)
 #undef PROTO_X_TYPE
 } proto_event_type;
+
+/*
+ * A record kind of the binary encoding that is not an event type: a batch
+ * record (docs/protocol.md section 2, "Batches") carries several ordinary
+ * records as one unit. Decoders expand it, so no decoded event has this
+ * type and proto_event_type_name(PROTO_BATCH) is NULL; it only appears as
+ * proto_raw.type. A plain constant rather than an enumerator, so that
+ * switches over event types need no case for it and comparing a
+ * proto_event_type with it draws no enum-compare warning.
+ */
+#define PROTO_BATCH 13
 
 /* "call", ...; NULL for an unknown type. */
 const char *proto_event_type_name(proto_event_type t);
@@ -358,11 +370,27 @@ typedef struct proto_delta {
     uint64_t next_seq;
     uint64_t prev_t;
     uint64_t prev_offset;
+    /* Inside a batch record (batch_left > 0), between two of its inner
+     * records: next_seq, prev_t and prev_offset are the body's own state,
+     * and these say what is left and what the outer state becomes after
+     * the last inner record. All zero outside a batch. */
+    uint32_t batch_left;      /* inner records still to decode */
+    uint64_t batch_bytes;     /* body bytes still to decode */
+    uint64_t batch_t_last;    /* the batch's t_last */
+    uint64_t batch_offset;    /* the outer prev_offset, restored after it */
 } proto_delta;
 
 static inline void proto_delta_reset(proto_delta *d)
 {
     d->next_seq = d->prev_t = d->prev_offset = 0;
+    d->batch_left = 0;
+    d->batch_bytes = d->batch_t_last = d->batch_offset = 0;
+}
+
+/* Whether d is between two inner records of a batch. */
+static inline bool proto_delta_in_batch(const proto_delta *d)
+{
+    return d->batch_left != 0;
 }
 
 /* An upper bound of ev's encoded size (cheap; for reserving space). */
@@ -381,7 +409,17 @@ int proto_encode(proto_delta *d, const proto_event *ev, uint8_t *buf,
  * Returns 0 with *used set to the record's size, PROTO_ERR_TRUNCATED when
  * buf ends inside the record, PROTO_ERR_MALFORMED or PROTO_ERR_LIMIT for
  * bad input, PROTO_ERR_NOMEM. Never reads outside buf. ev's strings are
- * borrowed from buf; its arrays live in ev's storage.
+ * borrowed from buf; its arrays live in ev's storage. On error d is
+ * unchanged.
+ *
+ * Batches expand transparently: at a batch record, the call consumes the
+ * batch header and decodes the first inner record (*used covers both),
+ * and d then says "inside a batch"; the following calls decode the
+ * following inner records (checking them against the header), and after
+ * the last one d is the state after the batch. So a loop that decodes
+ * records until its input ends returns every event of every batch. The
+ * whole body must be in buf when the header is decoded (TRUNCATED
+ * otherwise).
  */
 int proto_decode(proto_delta *d, const uint8_t *buf, size_t len,
                  proto_event *ev, size_t *used, char *err, size_t errlen);
@@ -396,21 +434,27 @@ typedef struct proto_raw {
     const uint8_t *bytes; /* the record, bytes[0..len) */
     size_t len;
     proto_delta before;   /* the delta state it is coded against */
-    proto_event_type type;
-    uint64_t seq, t_ns;
-    uint64_t next_seq;    /* seq + 1, or seq + count for a loss event */
+    proto_event_type type; /* an event type, or PROTO_BATCH */
+    uint64_t seq, t_ns;   /* batch: the first inner seq, and t_last */
+    uint64_t next_seq;    /* seq + 1, seq + count for a loss or a batch */
     uint32_t offset;      /* op: its code offset */
-    uint32_t body;        /* bytes[body..len) is the body */
+    uint32_t body;        /* bytes[body..len) is the body (after the
+                             seq and t deltas; batch: count, t_last,
+                             body length, inner records) */
     uint32_t offset_at;   /* op: where its offset delta starts */
+    uint32_t count;       /* events in it: 1, or a batch's count */
+    uint64_t t_first;     /* batch: the first inner t (else t_ns) */
 } proto_raw;
 
 /*
  * Parse the header of the one record buf[0..len), coded against *before:
  * type, seq, t, and the fields that carry delta state (an op's offset, a
- * loss event's count; the record must end exactly after them). Other
- * bodies are not looked at: proto_raw_decode checks them. 0,
- * PROTO_ERR_TRUNCATED or PROTO_ERR_MALFORMED. Advancing the delta state
- * past the record is the caller's: proto_raw_advance.
+ * loss event's count, a batch's header; the record must end exactly after
+ * them, or for a batch after its body). Other bodies, and a batch's inner
+ * records, are not looked at: proto_raw_decode and proto_raw_events check
+ * them. 0, PROTO_ERR_TRUNCATED or PROTO_ERR_MALFORMED; PROTO_ERR_ARG if
+ * *before is inside a batch (a raw record is a whole record). Advancing
+ * the delta state past the record is the caller's: proto_raw_advance.
  */
 int proto_raw_parse(const proto_delta *before, const uint8_t *buf,
                     size_t len, proto_raw *out, char *err, size_t errlen);
@@ -423,9 +467,31 @@ static inline void proto_raw_advance(proto_delta *d, const proto_raw *raw)
         d->prev_offset = raw->offset;
 }
 /* Decode raw completely into ev (initialised), as proto_decode would;
- * the record must be exactly raw->len bytes. */
+ * the record must be exactly raw->len bytes. A batch holds several events:
+ * PROTO_ERR_ARG (use proto_raw_events). */
 int proto_raw_decode(const proto_raw *raw, proto_event *ev, char *err,
                      size_t errlen);
+
+/*
+ * The events of one raw record, in order: the record's own event, or
+ * each inner event of a batch. Caller-allocated, no close. It copies
+ * what it needs from raw at init, but reads raw->bytes while iterating:
+ * those bytes must stay valid until the last next (for the ring's
+ * next_raw: until the consumer's next call on the ring).
+ */
+typedef struct proto_raw_events {
+    const uint8_t *bytes;
+    size_t len, pos;
+    uint32_t left;      /* events still to return */
+    proto_delta delta;
+} proto_raw_events;
+
+void proto_raw_events_init(proto_raw_events *it, const proto_raw *raw);
+/* The next event into ev (initialised; strings borrowed from raw's
+ * bytes): 0, PROTO_ERR_END after the last one, or a decode error
+ * (MALFORMED also when the record holds bytes after its last event). */
+int proto_raw_events_next(proto_raw_events *it, proto_event *ev, char *err,
+                          size_t errlen);
 
 /* ---- JSON form (jansson) ------------------------------------------------------- */
 
@@ -530,8 +596,11 @@ int proto_chunker_add(proto_chunker *c, const proto_event *ev);
  * bytes proto_chunker_add would write for its event: copied as they are
  * when the chunk's delta state matches the one the record is coded
  * against, which is every record but a chunk's first (and its first op),
- * re-based otherwise. The body is not checked: raw must come from a
- * trusted encoder (the ring). PROTO_ERR_ARG as for add. */
+ * re-based otherwise. A batch goes in whole (its header re-based when it
+ * opens the chunk, its body copied) and counts as its inner events; a
+ * chunk may so exceed its target size by one batch. The body is not
+ * checked: raw must come from a trusted encoder (the ring). PROTO_ERR_ARG
+ * as for add. */
 int proto_chunker_add_raw(proto_chunker *c, const proto_raw *raw);
 /* Payload bytes and events in the open chunk. */
 size_t proto_chunker_pending(const proto_chunker *c);

@@ -32,7 +32,8 @@ typedef struct proto_ring_opts {
 /* Producer-side counters, readable from any thread (relaxed: a snapshot
  * may be a few events old; exact once proto_ring_finish returned). */
 typedef struct proto_ring_stats {
-    uint64_t produced;    /* sequence numbers assigned (pushed events) */
+    uint64_t produced;    /* sequence numbers assigned (pushed events,
+                             a batch's count each) */
     uint64_t dropped;     /* events dropped in lossy mode */
     uint64_t loss_events; /* loss records written */
     uint64_t waits;       /* pushes that found the ring full and waited */
@@ -43,9 +44,9 @@ typedef struct proto_ring_stats {
  * The ring.
  *
  * Threads. Exactly one producer thread and one consumer thread. The
- * producer calls proto_ring_push, _push_frame, _flush and _finish, never
- * concurrently with each other; the consumer calls proto_ring_peek,
- * _consume, _next and _next_raw. proto_ring_shutdown, _stats and
+ * producer calls proto_ring_push, _push_frame, _push_batch, _flush and
+ * _finish, never concurrently with each other; the consumer calls
+ * proto_ring_peek, _consume, _next and _next_raw. proto_ring_shutdown, _stats and
  * _capacity may be called from any thread. proto_ring_new and _free run
  * while neither side is active (free after both are done with the ring).
  *
@@ -84,12 +85,14 @@ typedef struct proto_ring_stats {
  * is released to the producer in batches (every capacity/16 bytes) and
  * whenever the consumer finds the ring empty.
  *
- * Records. Each record is one event in the binary encoding, delta-coded
- * against the previous record in the ring, at most capacity/4 bytes; an
- * output event larger than that is split into several output events.
- * Because of the deltas, a consumer reads every record, in order, with
- * proto_ring_next (decoded) or proto_ring_next_raw (header parsed, body
- * left as bytes), which may be mixed. peek/consume give the raw bytes to
+ * Records. Each record is one event in the binary encoding, or a batch
+ * of events (proto_ring_push_batch), delta-coded against the previous
+ * record in the ring, at most capacity/4 bytes; an output event larger
+ * than that is split into several output events. Because of the deltas,
+ * a consumer reads every record, in order, with proto_ring_next (decoded;
+ * a batch event by event) or proto_ring_next_raw (header parsed, body
+ * left as bytes; a batch as one unit), which may be mixed between
+ * records but not inside a batch. peek/consume give the raw bytes to
  * consumers that do not decode at all (benchmarks, byte counters); do
  * not mix those with next/next_raw.
  */
@@ -115,6 +118,24 @@ int proto_ring_push(proto_ring *r, proto_event *ev);
 int proto_ring_push_frame(proto_ring *r, proto_event_type type,
                           uint64_t t_ns, uint32_t func, uint32_t second,
                           const vm_trace_vals *vals, uint64_t *seq);
+/*
+ * Producer: a batch record (docs/protocol.md, "Batches"): count (>= 1)
+ * events already encoded by the caller into body[0..len) (len >= 1, read
+ * during the call only) as the batch body: coded against {next_seq = the
+ * first seq, prev_t = t_first, prev_offset = 0}, seq deltas 0, no
+ * run_start, run_end or loss, the last event's t = t_last >= t_first.
+ * The ring does not look into the body; a bad body is the consumer's
+ * decode error. The batch gets seqs [seq, seq + count), *first_seq
+ * (may be NULL) gets seq whenever push would set ev->seq, and it is
+ * published at once. Lossless: waits for room. Lossy: PROTO_ERR_FULL
+ * drops the whole batch (count dropped events; the pending loss event
+ * covers them). PROTO_ERR_TOO_BIG above capacity/4, PROTO_ERR_ARG for
+ * count or len 0 or t_last < t_first, PROTO_ERR_CLOSED. Stats count
+ * count produced events.
+ */
+int proto_ring_push_batch(proto_ring *r, uint64_t t_first, uint64_t t_last,
+                          const uint8_t *body, size_t len, uint32_t count,
+                          uint64_t *first_seq);
 /* Publish what was pushed, writing a pending loss event if there is room
  * (PROTO_ERR_AGAIN if it is still pending). */
 int proto_ring_flush(proto_ring *r);
@@ -141,14 +162,19 @@ int proto_ring_peek(proto_ring *r, const uint8_t **rec, size_t *len);
 void proto_ring_consume(proto_ring *r);
 /* Consume the record returned by the previous next (if any), then peek and
  * decode the following one into ev (initialised; strings borrowed from
- * the ring until the next call). 0, AGAIN, END, or a decode error. */
+ * the ring until the next call). 0, AGAIN, END, or a decode error.
+ * A batch record is expanded: next returns its events one by one and
+ * consumes the record after the last one. */
 int proto_ring_next(proto_ring *r, proto_event *ev, char *err, size_t errlen);
 /* The same without decoding the body: consume the previous record, then
  * parse the next one's header (proto_raw_parse) into raw, whose bytes
  * stay valid until the next call. The consumer that writes trace files
  * moves raw into a chunk (proto_chunker_add_raw) and may decode it
- * (proto_raw_decode) if it needs the event too. Mixes freely with
- * proto_ring_next: both keep the consumer's delta state. */
+ * (proto_raw_decode, or proto_raw_events for a batch, which is one raw
+ * unit of raw.count events) if it needs the events too. Mixes with
+ * proto_ring_next, which keeps the same delta state, except in the
+ * middle of a batch that next is expanding: PROTO_ERR_ARG there (call
+ * next until the batch's last event first). */
 int proto_ring_next_raw(proto_ring *r, proto_raw *raw, char *err,
                         size_t errlen);
 

@@ -11,12 +11,20 @@
  *              (proto_ring_push_frame, from VM slots) and read as the
  *              trace file writer reads them (proto_ring_next_raw: header
  *              parsed, body left as bytes)
+ *   batch/raw  a mix of calls (one in four, an i32 argument) and ops
+ *              encoded as the VM's trace sink will, with wire.h, into a
+ *              16 KiB body that is pushed as one batch record
+ *              (proto_ring_push_batch); read with proto_ring_next_raw, one
+ *              raw unit per batch (what the file writer does)
+ *   batch/events  the same, each batch expanded with proto_raw_events
+ *              (what a consumer that needs the events does)
  * and, single-threaded, the CPU cost of each side alone (push batches of
  * 256 events, then drain them), which is what bounds the two-thread rate
  * when each thread has a core to itself.
  *
- * Kinds: 0 op, 1 call (proto_ring_push), 2 call as a frame. Consumers:
- * PEEK (no decoding), NEXT (proto_ring_next), RAW (proto_ring_next_raw).
+ * Kinds: 0 op, 1 call (proto_ring_push), 2 call as a frame, 3 call/op
+ * mix in batches. Consumers: PEEK (no decoding), NEXT (proto_ring_next),
+ * RAW (proto_ring_next_raw), EVENTS (next_raw + proto_raw_events).
  */
 #include <pthread.h>
 #include <sched.h>
@@ -27,10 +35,72 @@
 #include <time.h>
 
 #include "traced/proto_ring.h"
+#include "traced/wire.h"
 
-enum { PEEK, NEXT, RAW };
+enum { PEEK, NEXT, RAW, EVENTS };
+enum { BATCH_KIND = 3, BATCH_BYTES = 16384 };
 
-static const char *const mode_names[] = {"peek", "next", "next_raw"};
+static const char *const mode_names[] = {"peek", "next", "next_raw",
+                                         "raw_events"};
+
+/* The VM's trace sink, as it will work: records encoded with wire.h into
+ * a local body against the body's own delta state, handed to the ring as
+ * one batch when the body is nearly full. */
+typedef struct batcher {
+    uint8_t body[BATCH_BYTES];
+    size_t len;
+    uint32_t count;
+    uint64_t t_first, t_prev, off_prev;
+} batcher;
+
+static int batch_flush(proto_ring *r, batcher *b)
+{
+    int rc;
+
+    if (b->count == 0)
+        return 0;
+    rc = proto_ring_push_batch(r, b->t_first, b->t_prev, b->body, b->len,
+                               b->count, NULL);
+    b->len = 0;
+    b->count = 0;
+    return rc;
+}
+
+/* Event i: an op, or every fourth a call with one i32 argument. */
+static int batch_event(proto_ring *r, batcher *b, uint64_t i)
+{
+    static const uint8_t i32[] = {WIRE_I32};
+    uint64_t t = i * 3, slot = i & 1023;
+    uint8_t *p;
+
+    if (b->count == 0) {
+        b->t_first = b->t_prev = t;
+        b->off_prev = 0;
+    }
+    p = b->body + b->len;
+    if (i & 3) {
+        uint32_t off = 1000 + (uint32_t)(i & 1023);
+
+        *p++ = PROTO_OP;
+        *p++ = 0; /* seq delta: always 0 inside a batch */
+        p = wire_put_sv(p, (int64_t)(t - b->t_prev));
+        *p++ = (uint8_t)(0x20 + (i & 15));
+        p = wire_put_sv(p, (int64_t)off - (int64_t)b->off_prev);
+        b->off_prev = off;
+    } else {
+        *p++ = PROTO_CALL;
+        *p++ = 0;
+        p = wire_put_sv(p, (int64_t)(t - b->t_prev));
+        p = wire_put_uv(p, i & 63);
+        p = wire_put_uv(p, 3);
+        p = wire_put_slot_vals(p, 1, i32, &slot);
+    }
+    b->t_prev = t;
+    b->len = (size_t)(p - b->body);
+    b->count++;
+    /* Room for the next record (at most 64 bytes here). */
+    return b->len > BATCH_BYTES - 64 ? batch_flush(r, b) : 0;
+}
 
 typedef struct bench {
     proto_ring *ring;
@@ -80,13 +150,21 @@ static int push_kind(proto_ring *r, int kind, uint64_t i)
 
 static void *producer(void *arg)
 {
+    static batcher bt;
     bench *b = arg;
 
     for (uint64_t i = 0; i < b->count; i++) {
-        if (push_kind(b->ring, b->kind, i) < 0) {
+        int rc = b->kind == BATCH_KIND ? batch_event(b->ring, &bt, i)
+                                       : push_kind(b->ring, b->kind, i);
+
+        if (rc < 0) {
             fprintf(stderr, "push failed\n");
             exit(1);
         }
+    }
+    if (b->kind == BATCH_KIND && batch_flush(b->ring, &bt) < 0) {
+        fprintf(stderr, "push failed\n");
+        exit(1);
     }
     proto_ring_finish(b->ring);
     b->prod_cpu = thread_cpu();
@@ -116,7 +194,24 @@ static void *consumer(void *arg)
             if (rc == 0) {
                 sum += raw.seq;
                 bytes += raw.len;
-                n++;
+                n += raw.count;
+                continue;
+            }
+        } else if (b->mode == EVENTS) {
+            rc = proto_ring_next_raw(b->ring, &raw, NULL, 0);
+            if (rc == 0) {
+                proto_raw_events it;
+
+                proto_raw_events_init(&it, &raw);
+                while ((rc = proto_raw_events_next(&it, &ev, NULL, 0)) == 0) {
+                    sum += ev.seq;
+                    n++;
+                }
+                if (rc != PROTO_ERR_END) {
+                    fprintf(stderr, "consumer: %s\n", proto_strerror(rc));
+                    exit(1);
+                }
+                bytes += raw.len;
                 continue;
             }
         } else {
@@ -199,9 +294,11 @@ static double now(void)
 static void run_single(const char *name, uint64_t count, int kind, int mode)
 {
     proto_ring_opts ro = {.capacity = 1u << 20};
+    static batcher bt;
     proto_ring *r;
     proto_event out;
     proto_raw raw;
+    proto_raw_events it;
     double push_s = 0, pop_s = 0, t;
     const uint8_t *rec;
     size_t len;
@@ -212,8 +309,14 @@ static void run_single(const char *name, uint64_t count, int kind, int mode)
     proto_event_init(&out);
     for (uint64_t i = 0; i < count;) {
         t = now();
-        for (int k = 0; k < 4096; k++, i++)
-            push_kind(r, kind, i);
+        for (int k = 0; k < 4096; k++, i++) {
+            if (kind == BATCH_KIND)
+                batch_event(r, &bt, i);
+            else
+                push_kind(r, kind, i);
+        }
+        if (kind == BATCH_KIND)
+            batch_flush(r, &bt);
         proto_ring_flush(r);
         push_s += now() - t;
         t = now();
@@ -223,6 +326,12 @@ static void run_single(const char *name, uint64_t count, int kind, int mode)
         } else if (mode == RAW) {
             while (proto_ring_next_raw(r, &raw, NULL, 0) == 0)
                 sum += raw.seq;
+        } else if (mode == EVENTS) {
+            while (proto_ring_next_raw(r, &raw, NULL, 0) == 0) {
+                proto_raw_events_init(&it, &raw);
+                while (proto_raw_events_next(&it, &out, NULL, 0) == 0)
+                    sum += out.seq;
+            }
         } else {
             while (proto_ring_peek(r, &rec, &len) == 0) {
                 sum += rec[0];
@@ -254,6 +363,8 @@ int main(int argc, char **argv)
     run_single("op/raw", count, 0, RAW);
     run_single("call/decode", count, 1, NEXT);
     run_single("frame/raw", count, 2, RAW);
+    run_single("batch/raw", count, BATCH_KIND, RAW);
+    run_single("batch/events", count, BATCH_KIND, EVENTS);
     if (strcmp(only, "single") == 0)
         return 0;
 threads:
@@ -263,5 +374,7 @@ threads:
     run("call/peek", count, 1, PEEK);
     run("call/decode", count, 1, NEXT);
     run("frame/raw", count, 2, RAW);
+    run("batch/raw", count, BATCH_KIND, RAW);
+    run("batch/events", count, BATCH_KIND, EVENTS);
     return 0;
 }

@@ -5,7 +5,10 @@
  * random pacing, and the consumer checks every sequence number and every
  * payload against the generator. Half of the frame events are pushed as
  * frames (proto_ring_push_frame) and a third of the records are read raw
- * (proto_ring_next_raw), so the fast paths see the same races.
+ * (proto_ring_next_raw), so the fast paths see the same races. With
+ * `batches`, a quarter of the pushes are batches of 1..32 events
+ * (proto_ring_push_batch), and the raw reads expand them with
+ * proto_raw_events.
  */
 #ifndef TRACED_RING_HARNESS_H
 #define TRACED_RING_HARNESS_H
@@ -22,6 +25,7 @@ typedef struct ring_harness_opts {
     size_t capacity;   /* ring bytes; 0 = 64 KiB (small: wraps and fills) */
     uint64_t seed;
     bool slow_consumer; /* pace the consumer more than the producer */
+    bool batches;       /* also push batch records */
 } ring_harness_opts;
 
 typedef struct ring_harness_result {

@@ -12,5 +12,6 @@ Suite *tracefile_suite(void);
 Suite *codetracer_suite(void);
 Suite *raw_suite(void);
 Suite *lines_suite(void);
+Suite *batch_suite(void);
 
 #endif

@@ -358,7 +358,7 @@ START_TEST(test_raw_parse_random_bytes)
 {
     uint64_t x = 0x9e3779b97f4a7c15ull;
     proto_event ev;
-    proto_delta d = {100, 1000, 5000};
+    proto_delta d = {.next_seq = 100, .prev_t = 1000, .prev_offset = 5000};
     proto_raw raw;
     int parsed = 0, decoded = 0;
 
