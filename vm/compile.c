@@ -1970,6 +1970,7 @@ static int compile_body(comp *c)
         uint32_t code = *p++;
         vm__opcode op;
         bool step, step_after;
+        uint32_t next_at;
 
         if (code == 0xfc || code == 0xfd) {
             prefix = (uint8_t)code;
@@ -2017,12 +2018,17 @@ static int compile_body(comp *c)
         step_after = step && step_lands_after(c, op);
         if (step && !step_after && !c->cs[c->ncs - 1].unreachable)
             emit_step(c);
+        next_at = NONE32;
         if (c->instrument && !c->cs[c->ncs - 1].unreachable) {
             emit_op(c, VM_IOP_TRACE_OP);
             emit_w(c, prefix ? VM_TRACE_OPCODE(prefix, code) : code);
             emit_w(c, c->cur_off);
+            next_at = (uint32_t)c->nwords;
+            emit_w(c, 0); /* the next instruction's offset, below */
         }
         compile_op(c, op, &p, end);
+        if (next_at != NONE32 && !c->status)
+            c->words[next_at] = (uint32_t)(p - c->m->bytes);
         if (step_after && c->ncs > 0 && !c->cs[c->ncs - 1].unreachable)
             emit_step(c);
     }

@@ -45,6 +45,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "traced/wire.h"
+
 #include "code_int.h"
 #include "runtime_int.h"
 
@@ -489,12 +491,175 @@ static inline const vm__code *code_variant(const vm_func *f, unsigned which)
     return v ? v : vm__code_variant(f, which);
 }
 
+/* ---- The trace sink (vm.h, "Trace sinks") ------------------------------- */
+
+/* Bytes a call or return record of n values may take: type, seq delta,
+ * time delta, func, depth, then the values. */
+#define SINK_HEAD_MAX (2 + 3 * WIRE_UV_MAX)
+
+/*
+ * Start a record of `type` needing at most `need` bytes: take a clock
+ * tick, make room, write the type, the seq delta (always 0: records are
+ * consecutive) and the time delta. Returns where the body goes. Inline:
+ * the common case is a load, two compares and three stores.
+ */
+static inline uint8_t *sink_head(vm_trace_sink *k, uint8_t type,
+                                 size_t need)
+{
+    uint8_t *p;
+
+    if (__atomic_load_n(k->clock, __ATOMIC_RELAXED) != k->clock_seen)
+        k->tick(k);
+    if ((size_t)(k->end - k->pos) < need)
+        k->make_room(k, need);
+    p = k->pos;
+    p[0] = type;
+    p[1] = 0;
+    if (k->t == k->prev_t) {
+        p[2] = 0;
+        return p + 3;
+    }
+    p = wire_put_sv(p + 2, (int64_t)(k->t - k->prev_t));
+    k->prev_t = k->t;
+    return p;
+}
+
+static inline void sink_end(vm_trace_sink *k, uint8_t *p)
+{
+    k->pos = p;
+    k->count++;
+}
+
+/*
+ * The run in progress as its record, taken off the sink first so that a
+ * make_room on the way (the owner seals and calls vm_trace_sink_flush)
+ * finds none: an op run as an ops record (type 14: svarint start -
+ * prev_offset, varint count), a step run as a steps record (type 15:
+ * varint first point, varint count). Each stands for count events.
+ */
+void vm_trace_sink_flush(vm_trace_sink *k)
+{
+    uint32_t start, n;
+    uint8_t *p;
+
+    if (k->op_count) {
+        start = k->op_start;
+        n = k->op_count;
+        k->op_count = 0;
+        p = sink_head(k, 14 /* ops */, 3 + 3 * WIRE_UV_MAX);
+        p = wire_put_sv(p, (int64_t)start - (int64_t)k->prev_offset);
+        k->prev_offset = start;
+        k->nops += n;
+    } else if (k->step_count) {
+        start = k->step_start;
+        n = k->step_count;
+        k->step_count = 0;
+        p = sink_head(k, 15 /* steps */, 3 + 3 * WIRE_UV_MAX);
+        p = wire_put_uv(p, start);
+        k->nsteps += n;
+    } else {
+        return;
+    }
+    k->pos = wire_put_uv(p, n);
+    k->count += n;
+}
+
+/* A record of another kind: the run before it goes first. */
+static inline uint8_t *sink_begin(vm_trace_sink *k, uint8_t type,
+                                  size_t need)
+{
+    if (k->op_count | k->step_count)
+        vm_trace_sink_flush(k);
+    return sink_head(k, type, need);
+}
+
+/* The instruction at offset runs and does not continue the op run: write
+ * the run (or a step run), start another. */
+static __attribute__((noinline)) void sink_op_break(vm_trace_sink *k,
+                                                    uint32_t offset)
+{
+    vm_trace_sink_flush(k);
+    k->op_start = offset;
+    k->op_count = 1;
+}
+
+/* A call or return record: func, depth, values (none when vals is NULL). */
+static inline void sink_frame(vm_trace_sink *k, uint8_t type,
+                              uint32_t func_idx, uint32_t depth,
+                              const vm__functype *ft, bool results,
+                              const vm__slot *vals)
+{
+    uint32_t n = vals ? (results ? ft->nresults : ft->nparams) : 0;
+    uint8_t *p = sink_begin(k, type, SINK_HEAD_MAX + WIRE_UV_MAX +
+                                         (size_t)n * WIRE_VAL_MAX);
+    uint8_t *q;
+
+    p = wire_put_uv(p, func_idx);
+    p = wire_put_uv(p, depth);
+    q = wire_put_slot_vals(p, n,
+                           results ? vm__functype_results(ft)
+                                   : vm__functype_params(ft),
+                           (const uint64_t *)vals);
+    /* Validated modules have value types only; should one not, the
+     * record keeps its values out rather than be malformed. */
+    sink_end(k, q ? q : wire_put_uv(p, 0));
+}
+
+static __attribute__((noinline)) void sink_call(vm_trace_sink *k,
+                                                vm_func *f, uint32_t depth,
+                                                const vm__slot *fp)
+{
+    k->calls++;
+    if (depth > k->max_depth)
+        k->max_depth = depth;
+    if (k->step_line && depth < k->frame_cap)
+        k->frame_line[depth] = VM_SINK_NO_LINE; /* no line yet */
+    sink_frame(k, 2 /* call */, f->func_idx, depth, f->type, false, fp);
+}
+
+static __attribute__((noinline)) void sink_ret(vm_trace_sink *k,
+                                               const vm_func *f,
+                                               uint32_t func_idx,
+                                               uint32_t depth,
+                                               const vm__slot *fp)
+{
+    sink_frame(k, 3 /* return */, func_idx, depth, f->type, true, fp);
+}
+
+/* Step point `point` reached in the frame at depth: a step when it moves
+ * the frame to another line, which continues the step run or starts one. */
+static __attribute__((noinline)) void sink_step(vm_trace_sink *k,
+                                                uint32_t point,
+                                                uint32_t depth)
+{
+    uint32_t line = k->step_line[point];
+
+    if (line == VM_SINK_NO_LINE)
+        return; /* a point that never steps */
+    if (depth < k->frame_cap) {
+        if (k->frame_line[depth] == line)
+            return;
+        k->frame_line[depth] = line;
+    }
+    if (k->step_count && point == k->step_start + k->step_count) {
+        k->step_count++;
+        return;
+    }
+    vm_trace_sink_flush(k);
+    k->step_start = point;
+    k->step_count = 1;
+}
+
 static void trace_call(vm_store *s, vm_func *f, uint32_t depth,
                        const vm__slot *fp)
 {
     const vm_tracer *t = s->tracer;
     vm_trace_frame fr;
 
+    if (t->sink) {
+        sink_call(t->sink, f, depth, fp);
+        return;
+    }
     if (!t->call)
         return;
     fr.func = f;
@@ -519,6 +684,11 @@ static void trace_return(vm_store *s, vm_instance *inst,
     vm_trace_frame fr;
     vm_func *f;
 
+    if (t->sink) {
+        sink_ret(t->sink, inst->funcs[code->func_idx], code->func_idx,
+                 depth, fp);
+        return;
+    }
     if (!t->ret)
         return;
     f = inst->funcs[code->func_idx];

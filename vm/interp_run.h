@@ -63,6 +63,8 @@ static VM_NOCLONE int RUN(vm_store *s, vm_func *f, vm__slot *sp,
      * someone wants steps. top_returned: the running
      * frame already had its ret (a tail call to a host that failed). */
     const vm_tracer *tr;
+    vm_trace_sink *step_sink; /* the sink when it takes steps */
+    vm_trace_sink *op_sink;   /* the sink when it takes ops */
     unsigned variant;
     bool top_returned = false;
 #endif
@@ -73,8 +75,10 @@ static VM_NOCLONE int RUN(vm_store *s, vm_func *f, vm__slot *sp,
     }
 #if VM_TRACED
     tr = s->tracer;
-    variant = (tr->op ? VM_CODE_INSTRUMENTED : VM_CODE_TRACED) |
-              (tr->step ? VM_CODE_STEPPED : VM_CODE_TRACED);
+    step_sink = tr->sink && tr->sink->step_line ? tr->sink : NULL;
+    op_sink = tr->sink && tr->sink->ops ? tr->sink : NULL;
+    variant = (tr->op || op_sink ? VM_CODE_INSTRUMENTED : VM_CODE_TRACED) |
+              (tr->step || step_sink ? VM_CODE_STEPPED : VM_CODE_TRACED);
 #endif
 
     if (!s->frames && (rc = grow_frames(s)) != 0)
@@ -1331,24 +1335,37 @@ l_base:
 
     /* ---- Tracing ------------------------------------------------------ */
 
-    /* The wasm instruction pc[1] at module offset pc[2] runs next; only
-     * instrumented code (VM_CODE_INSTRUMENTED) has these, and only
-     * run_traced runs it. */
+    /* The wasm instruction pc[1] at module offset pc[2] runs next (the
+     * next one in the binary is at pc[3]); only instrumented code
+     * (VM_CODE_INSTRUMENTED) has these, and only run_traced runs it. */
     HANDLE_OP(TRACE_OP) {
 #if VM_TRACED
-        tr->op(tr->user, pc[1], pc[2]);
+        if (op_sink) {
+            /* Most ops continue the run: a compare and an add. */
+            if (pc[2] == op_sink->op_next && op_sink->op_count)
+                op_sink->op_count++;
+            else
+                sink_op_break(op_sink, pc[2]);
+            op_sink->op_next = pc[3];
+        } else {
+            tr->op(tr->user, pc[1], pc[2]);
+        }
 #endif
-        NEXT(3);
+        NEXT(4);
     }
 
     /* Control reached the step point at module offset pc[1] (index pc[2]
      * among the module's points) in the frame at depth fr - s->frames
      * (as trace_call counts it); only
      * stepped code (VM_CODE_STEPPED) has these, and only run_traced runs
-     * it, with a step hook set. */
+     * it, with a step hook set or a sink that takes steps (vm.h,
+     * "Trace sinks"). */
     HANDLE_OP(TRACE_STEP) {
 #if VM_TRACED
-        tr->step(tr->user, pc[1], pc[2], (uint32_t)(fr - s->frames));
+        if (step_sink)
+            sink_step(step_sink, pc[2], (uint32_t)(fr - s->frames));
+        else
+            tr->step(tr->user, pc[1], pc[2], (uint32_t)(fr - s->frames));
 #endif
         NEXT(3);
     }

@@ -31,6 +31,7 @@ struct vm_listing {
     uint32_t ninsns, insns_cap;
     uint32_t *insn_off;  /* module offsets, increasing */
     uint32_t *insn_line; /* their lines */
+    uint32_t *insn_op;   /* their opcodes (VM_TRACE_OPCODE) */
 
     int status; /* first error while building */
 };
@@ -91,7 +92,7 @@ static uint32_t current_line(const vm_listing *l)
     return l->nlines + 1;
 }
 
-static void add_insn(vm_listing *l, uint32_t offset)
+static void add_insn(vm_listing *l, uint32_t offset, uint32_t opcode)
 {
     if (l->status)
         return;
@@ -110,10 +111,17 @@ static void add_insn(vm_listing *l, uint32_t offset)
             return;
         }
         l->insn_line = o;
+        o = vm__realloc(l->insn_op, cap * sizeof *o);
+        if (!o) {
+            l->status = VM_ERR_NOMEM;
+            return;
+        }
+        l->insn_op = o;
         l->insns_cap = cap;
     }
     l->insn_off[l->ninsns] = offset;
     l->insn_line[l->ninsns] = current_line(l);
+    l->insn_op[l->ninsns] = opcode;
     l->ninsns++;
 }
 
@@ -583,7 +591,8 @@ static int list_body(vm_listing *l, const vm_module *m, uint32_t f,
             indent = depth;
             break;
         }
-        add_insn(l, offset);
+        add_insn(l, offset, b == 0xfc || b == 0xfd ? VM_TRACE_OPCODE(b, sub)
+                                                   : b);
         appendf(l, "  %06" PRIx32 ":%*s%s", offset, (int)(indent * 2), "",
                 vm__opinfo_table[op].text);
         append_immediates(l, m, f, &c, op);
@@ -673,6 +682,7 @@ void vm_listing_free(vm_listing *l)
     vm__free(l->func_first);
     vm__free(l->insn_off);
     vm__free(l->insn_line);
+    vm__free(l->insn_op);
     vm__free(l->text);
     vm__free(l);
 }
@@ -725,6 +735,52 @@ uint32_t vm_listing_offset_line(const vm_listing *l, uint32_t offset)
     uint32_t i = find_insn(l, offset);
 
     return i == UINT32_MAX ? 0 : l->insn_line[i];
+}
+
+uint32_t vm_listing_insn_count(const vm_listing *l)
+{
+    return l->ninsns;
+}
+
+uint32_t vm_listing_insn_at(const vm_listing *l, uint32_t offset)
+{
+    return find_insn(l, offset);
+}
+
+int vm_listing_insn(const vm_listing *l, uint32_t i, uint32_t *offset,
+                    uint32_t *opcode)
+{
+    if (i >= l->ninsns)
+        return VM_ERR_ARG;
+    if (offset)
+        *offset = l->insn_off[i];
+    if (opcode)
+        *opcode = l->insn_op[i];
+    return 0;
+}
+
+uint32_t vm_listing_insn_func(const vm_listing *l, uint32_t i)
+{
+    uint32_t lo = 0, hi = l->nfuncs;
+
+    if (i >= l->ninsns)
+        return UINT32_MAX;
+    /* func_first is non-decreasing: the last function starting at or
+     * before i whose range holds it. */
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+
+        if (l->func_first[mid] <= i)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    while (lo > 0) {
+        lo--;
+        if (i >= l->func_first[lo] && i < l->func_first[lo + 1])
+            return lo;
+    }
+    return UINT32_MAX;
 }
 
 uint32_t vm_listing_op_line(const vm_listing *l, uint32_t funcidx,

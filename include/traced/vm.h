@@ -374,8 +374,93 @@ typedef struct vm_trace_throw {
     vm_trace_vals payload;
 } vm_trace_throw;
 
+/*
+ * A trace sink: the calls and steps of a traced call, encoded by the VM
+ * itself. With tracer->sink set, the VM does not call the call and ret
+ * hooks (nor step, when the sink takes steps): it writes each of those
+ * events as a binary record (docs/protocol.md section 2: call, return,
+ * step; written with traced/wire.h) at sink->pos, coded against a delta
+ * state whose seq delta is always 0 and whose time is the sink's, and
+ * counts it. The records between two resets of the buffer are the body
+ * of a batch record (docs/protocol.md, "Batches") that the owner hands to
+ * its ring whole: an event costs the VM a few dozen instructions and the
+ * consumer nothing of its own. The other hooks fire as usual; the owner
+ * takes the records written so far before it emits anything else, so
+ * order is kept (docs/vm.md, "Trace sinks").
+ *
+ * Before each record the VM
+ *   - reads *clock (relaxed; a word the owner's ticker advances) and,
+ *     when it is not clock_seen, calls tick, which sets clock_seen and
+ *     may move t (the time the next record carries; never below prev_t)
+ *     and take the records (a batch that is old enough);
+ *   - calls make_room when fewer than `need` bytes are left before end;
+ *     it must take the records and leave end - pos >= need;
+ *   - writes the record with time delta t - prev_t, sets prev_t = t,
+ *     advances pos and count.
+ *
+ * Steps (step_line non-NULL): at a step point the VM emits a step when
+ * the point's line id (step_line[point]) differs from the frame's current
+ * one (frame_line[depth]; a call sets it to VM_SINK_NO_LINE, "no line
+ * yet"; frames deeper than frame_cap always step); a point whose id is
+ * VM_SINK_NO_LINE never steps (a row of line 0, say). Steps at points
+ * that follow each other (i, i + 1, ...) make one `steps` record (first
+ * point, count; docs/protocol.md, "Step runs"), written when the run
+ * breaks or before any other record; a reader maps the points to source
+ * lines with the module's DWARF. Without step_line, steps go to the step
+ * hook.
+ *
+ * Ops (ops true): instead of calling the op hook, the VM counts runs of
+ * executed instructions that follow each other in the module binary
+ * (each starts where the previous one ends) and writes each run as one
+ * `ops` record (start offset, count; docs/protocol.md, "Op runs") when
+ * the run breaks (a branch taken, a call, a return) or before any other
+ * record. A reader expands a run against the module's code, as Intel PT's
+ * decoder does. A run in progress (ops or steps) is not in the buffer
+ * yet: the owner calls vm_trace_sink_flush before it takes the records.
+ *
+ * Everything is the owner's (caller-allocated, borrowed by the VM for the
+ * traced call) and touched on the calling thread only, except *clock.
+ */
+#define VM_SINK_NO_LINE UINT32_MAX
+
+typedef struct vm_trace_sink vm_trace_sink;
+struct vm_trace_sink {
+    uint8_t *pos, *end;        /* the buffer's free space */
+    uint32_t count;            /* records written since the owner's reset */
+    uint64_t t, prev_t;        /* next record's time; the last one's */
+    const uint64_t *clock;     /* the ticker word (never NULL) */
+    uint64_t clock_seen;
+    void (*tick)(vm_trace_sink *s);
+    void (*make_room)(vm_trace_sink *s, size_t need);
+    /* Counted by the VM over the whole traced call: calls (wasm frames
+     * pushed) and the deepest frame's depth. */
+    uint64_t calls;
+    uint32_t max_depth;
+    /* Steps: per step point (vm_module_step_points index) its line id;
+     * per depth the frame's line id; the step run in progress (step_count
+     * points from step_start) and the steps counted. */
+    const uint32_t *step_line;
+    uint32_t *frame_line;
+    uint32_t frame_cap;
+    uint32_t step_start, step_count;
+    uint64_t nsteps;
+    /* Ops: the run in progress (op_count instructions from op_start, the
+     * next one expected at op_next), the delta state's offset (the owner
+     * zeroes it with each batch) and the ops counted. At most one of the
+     * two runs is in progress. */
+    bool ops;
+    uint32_t op_start, op_count, op_next, prev_offset;
+    uint64_t nops;
+    void *user;                /* the owner's */
+};
+
+/* Write the op or step run in progress (if any) as its record: the owner
+ * calls it before taking the records. */
+void vm_trace_sink_flush(vm_trace_sink *s);
+
 typedef struct vm_tracer {
     void *user;
+    vm_trace_sink *sink; /* NULL: every event goes to the hooks */
     void (*op)(void *user, uint32_t opcode, uint32_t offset);
     void (*call)(void *user, const vm_trace_frame *f);
     void (*ret)(void *user, const vm_trace_frame *f);

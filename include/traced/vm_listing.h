@@ -63,6 +63,22 @@ const char *vm_listing_func_name(const vm_listing *l, uint32_t funcidx);
 /* Line of the instruction that starts at module offset `offset`, or 0 when
  * no instruction starts there. */
 uint32_t vm_listing_offset_line(const vm_listing *l, uint32_t offset);
+/*
+ * The instructions, in offset order (index 0 .. count - 1; a function's
+ * body is a contiguous range, its final `end` included): what expands an
+ * op run (docs/protocol.md, "Op runs") into op events, since the
+ * instruction after i in the binary is i + 1 when both are in one body.
+ * insn_at gives the index of the instruction that starts at offset, or
+ * UINT32_MAX; insn gives i's offset and opcode (VM_TRACE_OPCODE form, as
+ * the op hook passes it; either pointer may be NULL), VM_ERR_ARG out of
+ * range.
+ */
+uint32_t vm_listing_insn_count(const vm_listing *l);
+uint32_t vm_listing_insn_at(const vm_listing *l, uint32_t offset);
+int vm_listing_insn(const vm_listing *l, uint32_t i, uint32_t *offset,
+                    uint32_t *opcode);
+/* The function whose body holds instruction i, or UINT32_MAX. */
+uint32_t vm_listing_insn_func(const vm_listing *l, uint32_t i);
 /* The same, but 0 also when the instruction is not in function funcidx
  * (the (function, offset) -> line map). */
 uint32_t vm_listing_op_line(const vm_listing *l, uint32_t funcidx,

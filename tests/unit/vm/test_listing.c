@@ -209,6 +209,42 @@ START_TEST(offsets_map_to_their_lines)
 }
 END_TEST
 
+/* The instruction table that expands op runs: in offset order, each
+ * instruction's index found from its offset, its opcode as the op hook
+ * gives it, its function. */
+START_TEST(instructions_in_order)
+{
+    vm_module *m = load();
+    vm_listing *l = NULL;
+    uint32_t n, off, op, prev = 0, i;
+
+    ck_assert_int_eq(vm_listing_new(m, &l, NULL, 0), 0);
+    n = vm_listing_insn_count(l);
+    ck_assert_uint_eq(n, 17 + 14 + 7 + 4);
+    for (i = 0; i < n; i++) {
+        ck_assert_int_eq(vm_listing_insn(l, i, &off, NULL), 0);
+        ck_assert_uint_gt(off, prev);
+        ck_assert_uint_eq(vm_listing_insn_at(l, off), i);
+        prev = off;
+    }
+    ck_assert_int_eq(vm_listing_insn(l, n, &off, &op), VM_ERR_ARG);
+    ck_assert_uint_eq(vm_listing_insn_at(l, 0x58), UINT32_MAX);
+    i = vm_listing_insn_at(l, 0x57); /* fib's local.get 0 */
+    ck_assert_int_eq(vm_listing_insn(l, i, NULL, &op), 0);
+    ck_assert_uint_eq(op, 0x20);
+    ck_assert_uint_eq(vm_listing_insn_func(l, i), 1);
+    ck_assert_int_eq(vm_listing_insn(l, i + 1, &off, &op), 0);
+    ck_assert_uint_eq(op, 0x41); /* i32.const */
+    i = vm_listing_insn_at(l, 0xaf); /* i32.div_s */
+    ck_assert_int_eq(vm_listing_insn(l, i, NULL, &op), 0);
+    ck_assert_uint_eq(op, 0x6d);
+    ck_assert_uint_eq(vm_listing_insn_func(l, i), 4);
+    ck_assert_uint_eq(vm_listing_insn_func(l, n), UINT32_MAX);
+    vm_listing_free(l);
+    vm_module_free(m);
+}
+END_TEST
+
 /* Every instruction line names its offset, and that offset maps back to
  * exactly that line; the line count matches the text. */
 START_TEST(every_instruction_line_round_trips)
@@ -276,6 +312,7 @@ Suite *listing_suite(void)
 
     tcase_add_test(tc, every_function_has_a_header);
     tcase_add_test(tc, offsets_map_to_their_lines);
+    tcase_add_test(tc, instructions_in_order);
     tcase_add_test(tc, every_instruction_line_round_trips);
     tcase_add_test(tc, out_of_memory_is_reported);
     suite_add_tcase(s, tc);

@@ -94,6 +94,7 @@
 #include <string.h>
 
 #include "traced/vm.h"
+#include "traced/vm_listing.h"
 
 static const uint8_t core_wasm[] = {
   0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x0a, 0x02, 0x60,
@@ -863,6 +864,438 @@ START_TEST(test_step_points_api)
 }
 END_TEST
 
+/* ---- The trace sink (vm.h, "Trace sinks") ------------------------------- */
+
+/*
+ * A sink whose owner decodes the records (call, return, step: docs/
+ * protocol.md section 2) into a tlog, in the hooks' format without the
+ * unwound/tail marks (the records carry no flags) and without step depths.
+ * room bytes per batch; every make_room moves the clock word, so the next
+ * record ticks. The other hooks take the records first, as the daemon does.
+ */
+typedef struct tsink {
+    vm_trace_sink k;
+    uint8_t buf[1024];
+    size_t room;
+    tlog *l;
+    uint64_t clock, t; /* the ticker word; the decoder's time */
+    unsigned ticks, rooms, batches;
+    const uint32_t *points; /* steps: the module's step points */
+    const vm_listing *lst; /* ops: the module's listing */
+    const uint32_t *rev;   /* and its line -> instruction offset map */
+    uint32_t prev_offset;
+} tsink;
+
+static uint64_t rd_uv(const uint8_t **p, const uint8_t *end)
+{
+    uint64_t v = 0;
+    unsigned shift = 0;
+
+    for (;;) {
+        ck_assert(*p < end);
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return v;
+        shift += 7;
+        ck_assert_uint_lt(shift, 64);
+    }
+}
+
+static int64_t rd_sv(const uint8_t **p, const uint8_t *end)
+{
+    uint64_t u = rd_uv(p, end);
+
+    return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
+
+static void tsink_take(tsink *s)
+{
+    const uint8_t *p, *end;
+
+    vm_trace_sink_flush(&s->k);
+    p = s->buf;
+    end = s->k.pos;
+    uint32_t n = 0;
+
+    while (p < end) {
+        uint8_t type = *p++;
+        uint32_t count;
+
+        ck_assert_uint_eq(rd_uv(&p, end), 0); /* seq delta */
+        s->t += (uint64_t)rd_sv(&p, end);
+        ck_assert_uint_le(s->t, s->k.prev_t);
+        if (type == 14) { /* an op run: expand it against the listing */
+            int64_t start = (int64_t)s->prev_offset + rd_sv(&p, end);
+            uint64_t nrun = rd_uv(&p, end);
+            uint32_t line;
+
+            ck_assert_ptr_nonnull(s->rev);
+            ck_assert_int_ge(start, 0);
+            s->prev_offset = (uint32_t)start;
+            line = vm_listing_offset_line(s->lst, (uint32_t)start);
+            ck_assert_uint_gt(line, 0);
+            for (uint64_t i = 0; i < nrun; i++)
+                tlog_add(s->l, "o%x; ", s->rev[line + i]);
+            n += (uint32_t)nrun;
+            continue;
+        }
+        if (type == 15) { /* a step run: points, as their offsets */
+            uint64_t point = rd_uv(&p, end);
+            uint64_t nrun = rd_uv(&p, end);
+
+            ck_assert_ptr_nonnull(s->points);
+            for (uint64_t i = 0; i < nrun; i++)
+                tlog_add(s->l, "s%x; ", s->points[point + i]);
+            n += (uint32_t)nrun;
+            continue;
+        }
+        ck_assert(type == 2 || type == 3);
+        uint64_t func = rd_uv(&p, end), depth = rd_uv(&p, end);
+
+        tlog_add(s->l, "%s %u d%u", type == 2 ? "call" : "ret",
+                 (unsigned)func, (unsigned)depth);
+        count = (uint32_t)rd_uv(&p, end);
+        tlog_add(s->l, type == 2 ? " (" : count ? " = " : "");
+        for (uint32_t i = 0; i < count; i++) {
+            ck_assert_uint_eq(*p++, VM_I32);
+            tlog_add(s->l, "%s%d", i ? "," : "", (int32_t)rd_sv(&p, end));
+        }
+        tlog_add(s->l, type == 2 ? "); " : "; ");
+        n++;
+    }
+    ck_assert_ptr_eq(p, end);
+    ck_assert_uint_eq(n, s->k.count);
+    ck_assert_uint_eq(s->t, s->k.prev_t);
+    if (n)
+        s->batches++;
+    s->k.pos = s->buf;
+    s->k.count = 0;
+    s->k.end = s->buf + s->room;
+    s->k.prev_offset = s->prev_offset = 0; /* each batch from offset 0 */
+}
+
+static void tsink_tick(vm_trace_sink *k)
+{
+    tsink *s = k->user;
+
+    s->ticks++;
+    k->clock_seen = s->clock;
+    k->t = s->clock * 7; /* any non-decreasing time */
+}
+
+static void tsink_make_room(vm_trace_sink *k, size_t need)
+{
+    tsink *s = k->user;
+
+    s->rooms++;
+    tsink_take(s); /* flushes the op run: it finds none (flush took it) */
+    ck_assert_uint_le(need, sizeof s->buf);
+    if (need > s->room)
+        k->end = s->buf + sizeof s->buf;
+    s->clock++;
+}
+
+static tsink *g_sink; /* the test's, for hooks that get only the tlog */
+
+/* The other hooks the daemon's way: the sink's records first. */
+static void sink_host_call(void *user, const vm_trace_frame *f)
+{
+    tlog *l = user;
+
+    (void)f;
+    if (g_sink)
+        tsink_take(g_sink);
+    tlog_add(l, "host; ");
+}
+
+static void tsink_init(tsink *s, vm_tracer *t, tlog *l, size_t room)
+{
+    tlog_init(l, t, false);
+    memset(s, 0, sizeof *s);
+    s->room = room;
+    s->l = l;
+    s->k.pos = s->buf;
+    s->k.end = s->buf + room;
+    s->k.clock = &s->clock;
+    s->k.tick = tsink_tick;
+    s->k.make_room = tsink_make_room;
+    s->k.user = s;
+    t->sink = &s->k;
+    t->host_call = sink_host_call;
+    t->host_return = NULL;
+}
+
+static void sink_trap(void *user, int code, const char *message)
+{
+    tsink_take(g_sink);
+    log_trap(user, code, message);
+}
+
+/* fib(2) into a sink: the hooks' log, batch sizes from one record per
+ * batch (room 60: a record needs 59 free) to one batch; the counters;
+ * the clock ticks. */
+START_TEST(test_sink_fib)
+{
+    static const size_t rooms[] = {60, 100, sizeof ((tsink *)0)->buf};
+
+    for (size_t i = 0; i < sizeof rooms / sizeof rooms[0]; i++) {
+        fixture fx;
+        vm_tracer t;
+        tlog l;
+        tsink s;
+        int32_t n = 2, r = -1;
+
+        fx_open(&fx, core_wasm, sizeof core_wasm, 0, NULL);
+        tsink_init(&s, &t, &l, rooms[i]);
+        ck_assert_int_eq(fx_call(&fx, "fib", &n, &r, &t), 0);
+        tsink_take(&s);
+        ck_assert_int_eq(r, 1);
+        ck_assert_str_eq(l.buf,
+                         "call 1 d1 (2); call 1 d2 (1); ret 1 d2 = 1; "
+                         "call 1 d2 (0); ret 1 d2 = 0; ret 1 d1 = 1; ");
+        ck_assert_uint_eq(s.k.calls, 3);
+        ck_assert_uint_eq(s.k.max_depth, 2);
+        if (rooms[i] == 60) {
+            ck_assert_uint_ge(s.rooms, 5); /* a batch per record */
+            ck_assert_uint_eq(s.ticks, s.rooms - 1); /* the next record sees it */
+            ck_assert_uint_eq(s.batches, 6);
+        } else if (rooms[i] == sizeof s.buf) {
+            ck_assert_uint_eq(s.rooms, 0);
+            ck_assert_uint_eq(s.ticks, 0);
+            ck_assert_uint_eq(s.batches, 1);
+        }
+        fx_close(&fx);
+    }
+}
+END_TEST
+
+/* A trap: its hook takes the records so far; the unwound returns follow
+ * into the sink, without values. Tail calls: valueless returns. */
+START_TEST(test_sink_trap_tail)
+{
+    fixture fx;
+    vm_tracer t;
+    tlog l;
+    tsink s;
+    int32_t n = 2, r = 0;
+
+    fx_open(&fx, core_wasm, sizeof core_wasm, 0, NULL);
+    tsink_init(&s, &t, &l, 64);
+    g_sink = &s;
+    t.trap = sink_trap;
+    ck_assert_int_eq(fx_call(&fx, "trap3", NULL, NULL, &t),
+                     VM_ERR_TRAP_UNREACHABLE);
+    tsink_take(&s);
+    ck_assert_str_eq(l.buf,
+                     "call 5 d1 (); call 4 d2 (2); call 4 d3 (1); "
+                     "call 4 d4 (0); trap TRAP_UNREACHABLE; "
+                     "ret 4 d4; ret 4 d3; ret 4 d2; ret 5 d1; ");
+    fx_close(&fx);
+
+    fx_open(&fx, tail_wasm, sizeof tail_wasm, VM_FEATURE_TAIL_CALL, NULL);
+    tsink_init(&s, &t, &l, 64);
+    ck_assert_int_eq(fx_call(&fx, "count", &n, &r, &t), 0);
+    tsink_take(&s);
+    ck_assert_int_eq(r, 42);
+    ck_assert_str_eq(l.buf, "call 0 d1 (2); ret 0 d1; call 0 d1 (1); "
+                            "ret 0 d1; call 0 d1 (0); ret 0 d1 = 42; ");
+    g_sink = NULL;
+    fx_close(&fx);
+}
+END_TEST
+
+/*
+ * Steps into the sink: fib(2) of step_wasm with points at 0x95, 0xa6 and
+ * 0xae (test_step_calls has the hook's view), logged as their offsets.
+ *   distinct: every point its own line id: every step of the hook log;
+ *   one line: all points one id: a frame's first step only;
+ *   silent: 0xa6 never steps (VM_SINK_NO_LINE);
+ *   shallow: frame_cap 1: frames at depth >= 1 (all) step every time.
+ * room 24 ends batches often (runs split across batches).
+ */
+static void check_sink_steps(const uint32_t *line_ids, uint32_t frame_cap,
+                             const char *want, uint64_t want_steps)
+{
+    static const uint32_t pts[] = {0x95, 0xa6, 0xae};
+    uint32_t frame_line[8];
+    fixture fx;
+    vm_tracer t;
+    tlog l;
+    tsink s;
+    int32_t n = 2, r = -1;
+    uint32_t np;
+
+    fx_open(&fx, step_wasm, sizeof step_wasm, 0, NULL);
+    ck_assert_int_eq(vm_module_set_step_points(fx.m, pts, 3), 0);
+    tsink_init(&s, &t, &l, 24);
+    s.points = vm_module_step_points(fx.m, &np);
+    ck_assert_uint_eq(np, 3);
+    s.k.step_line = line_ids;
+    s.k.frame_line = frame_line;
+    s.k.frame_cap = frame_cap;
+    ck_assert_int_eq(fx_call(&fx, "fib", &n, &r, &t), 0);
+    tsink_take(&s);
+    ck_assert_int_eq(r, 1);
+    ck_assert_str_eq(l.buf, want);
+    ck_assert_uint_eq(s.k.nsteps, want_steps);
+    fx_close(&fx);
+}
+
+START_TEST(test_sink_steps)
+{
+    static const uint32_t distinct[] = {0, 1, 2}, one[] = {5, 5, 5};
+    static const uint32_t silent[] = {0, VM_SINK_NO_LINE, 2};
+
+    check_sink_steps(distinct, 8,
+                     "call 3 d1 (2); s95; call 3 d2 (1); s95; sae; "
+                     "ret 3 d2 = 1; sa6; call 3 d2 (0); s95; sae; "
+                     "ret 3 d2 = 0; sae; ret 3 d1 = 1; ", 7);
+    check_sink_steps(one, 8,
+                     "call 3 d1 (2); s95; call 3 d2 (1); s95; "
+                     "ret 3 d2 = 1; call 3 d2 (0); s95; "
+                     "ret 3 d2 = 0; ret 3 d1 = 1; ", 3);
+    check_sink_steps(silent, 8,
+                     "call 3 d1 (2); s95; call 3 d2 (1); s95; sae; "
+                     "ret 3 d2 = 1; call 3 d2 (0); s95; sae; "
+                     "ret 3 d2 = 0; sae; ret 3 d1 = 1; ", 6);
+    check_sink_steps(one, 1,
+                     "call 3 d1 (2); s95; call 3 d2 (1); s95; sae; "
+                     "ret 3 d2 = 1; sa6; call 3 d2 (0); s95; sae; "
+                     "ret 3 d2 = 0; sae; ret 3 d1 = 1; ", 7);
+}
+END_TEST
+
+/* A host call between: the host hooks still fire (the sink has no host
+ * records), after the sink's records taken so far. */
+START_TEST(test_sink_host)
+{
+    fixture fx;
+    vm_tracer t;
+    tlog l;
+    tsink s;
+    int32_t n = 4, r = 0;
+
+    fx_open(&fx, core_wasm, sizeof core_wasm, 0, NULL);
+    tsink_init(&s, &t, &l, sizeof s.buf);
+    g_sink = &s;
+    ck_assert_int_eq(fx_call(&fx, "callhost", &n, &r, &t), 0);
+    tsink_take(&s);
+    g_sink = NULL;
+    ck_assert_int_eq(r, 9);
+    ck_assert_str_eq(l.buf, "call 3 d1 (4); host; ret 3 d1 = 9; ");
+    fx_close(&fx);
+}
+END_TEST
+
+/*
+ * Ops into the sink, against the op hook: the same call, with op, call,
+ * ret, host call, throw and trap logged in one format (rets without their
+ * unwound/tail marks, which the records do not carry), once from the
+ * hooks and once from the sink's records, op runs expanded against the
+ * module's listing. room as in tsink (small rooms break runs at batch
+ * ends: the expansion must not care).
+ */
+static void plain_ret(void *user, const vm_trace_frame *f)
+{
+    tlog *l = user;
+
+    tlog_add(l, "ret %u d%u", f->func_idx, f->depth);
+    if (f->vals.count) {
+        tlog_add(l, " = ");
+        tlog_vals(l, &f->vals);
+    }
+    tlog_add(l, "; ");
+}
+
+static void sink_throw(void *user, const vm_trace_throw *th)
+{
+    if (g_sink)
+        tsink_take(g_sink);
+    log_throw(user, th);
+}
+
+static void hook_trap_plain(void *user, int code, const char *message)
+{
+    log_trap(user, code, message);
+}
+
+static void check_sink_ops(const uint8_t *bytes, size_t len,
+                           uint32_t features, const char *name,
+                           const int32_t *arg, int want_rc, size_t room)
+{
+    static uint32_t rev[4096];
+    static tlog hl, sl;
+    fixture fx;
+    vm_tracer t;
+    vm_listing *lst;
+    tsink s;
+    char err[256];
+    uint32_t nops_hook;
+
+    fx_open(&fx, bytes, len, features, NULL);
+    ck_assert_int_eq(vm_listing_new(fx.m, &lst, err, sizeof err), 0);
+    memset(rev, 0, sizeof rev);
+    for (uint32_t off = 0; off < len; off++) {
+        uint32_t line = vm_listing_offset_line(lst, off);
+
+        if (line) {
+            ck_assert_uint_lt(line, 4096);
+            rev[line] = off;
+        }
+    }
+    /* The hooks. */
+    tlog_init(&hl, &t, false);
+    t.op = log_op_inline;
+    t.ret = plain_ret;
+    t.host_call = sink_host_call;
+    t.host_return = NULL;
+    t.throw_ = sink_throw;
+    t.trap = hook_trap_plain;
+    ck_assert_int_eq(fx_call(&fx, name, arg, NULL, &t), want_rc);
+    nops_hook = hl.buf[0] == 'o';
+    for (const char *q = hl.buf; (q = strstr(q, "; o")) != NULL; q++)
+        nops_hook++;
+    /* The sink. */
+    tsink_init(&s, &t, &sl, room);
+    s.lst = lst;
+    s.rev = rev;
+    s.k.ops = true;
+    g_sink = &s;
+    t.throw_ = sink_throw;
+    t.trap = sink_trap;
+    ck_assert_int_eq(fx_call(&fx, name, arg, NULL, &t), want_rc);
+    tsink_take(&s);
+    g_sink = NULL;
+    ck_assert_uint_lt(hl.len, sizeof hl.buf - 1); /* nothing cut */
+    ck_assert_str_eq(sl.buf, hl.buf);
+    ck_assert_uint_eq(s.k.nops, nops_hook);
+    vm_listing_free(lst);
+    fx_close(&fx);
+}
+
+START_TEST(test_sink_ops)
+{
+    static const size_t rooms[] = {40, sizeof ((tsink *)0)->buf};
+    int32_t five = 5, two = 2, seven = 7;
+
+    for (int i = 0; i < 2; i++) {
+        check_sink_ops(core_wasm, sizeof core_wasm, 0, "fib", &five, 0,
+                       rooms[i]);
+        check_sink_ops(core_wasm, sizeof core_wasm, 0, "trap3", NULL,
+                       VM_ERR_TRAP_UNREACHABLE, rooms[i]);
+        check_sink_ops(core_wasm, sizeof core_wasm, 0, "callhost", &two, 0,
+                       rooms[i]);
+        check_sink_ops(eh_wasm, sizeof eh_wasm, VM_FEATURE_EXCEPTIONS,
+                       "catch", &seven, 0, rooms[i]);
+        check_sink_ops(tail_wasm, sizeof tail_wasm, VM_FEATURE_TAIL_CALL,
+                       "count", &two, 0, rooms[i]);
+        check_sink_ops(step_wasm, sizeof step_wasm, 0, "loop", &two, 0,
+                       rooms[i]);
+    }
+}
+END_TEST
+
 Suite *trace_suite(void); /* main.c declares it weak */
 
 Suite *trace_suite(void)
@@ -895,6 +1328,13 @@ Suite *trace_suite(void)
     tcase_add_test(tc, test_step_catch);
     tcase_add_test(tc, test_step_off);
     tcase_add_test(tc, test_step_points_api);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("sink");
+    tcase_add_test(tc, test_sink_fib);
+    tcase_add_test(tc, test_sink_trap_tail);
+    tcase_add_test(tc, test_sink_steps);
+    tcase_add_test(tc, test_sink_host);
+    tcase_add_test(tc, test_sink_ops);
     suite_add_tcase(s, tc);
     return s;
 }
