@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
 
 #include <uv.h>
 #include <libwebsockets.h>
@@ -90,6 +91,28 @@ void dmn_evt_unref(dmn_evt *e);
  * (call, return, host calls, op, throw, trap) plug into the others without
  * touching the loop side. Pointers in arguments are borrowed for the call.
  */
+/*
+ * The VM's trace sink of a dmn_tracer (levels calls and lines): the VM
+ * writes call, return (and step) records into buf, which goes to the ring
+ * as one batch record (proto_ring_push_batch) when it fills, when it is
+ * DMN_SINK_SEAL_NS old at a clock tick, when the loop asks for a flush,
+ * and before any other event. A ticker thread advances `clock` (the
+ * monotonic clock, ns) every DMN_SINK_TICK_NS; the sink's records carry
+ * the time of the last tick. docs/daemon.md, "The producer".
+ */
+typedef struct dmn_sink {
+    vm_trace_sink vm;        /* what the VM writes through */
+    uint8_t *buf;            /* DMN_SINK_HARD bytes */
+    uint64_t t_first;        /* the open batch's first record's time */
+    uint64_t clock;          /* the ticker's word (atomic builtins) */
+    int stop;                /* the ticker's stop flag (atomic builtins) */
+    pthread_t ticker;
+    /* Level lines: per step point its line id, per depth the frame's
+     * line id (vm_trace_sink). */
+    uint32_t *step_line;
+    uint32_t *frame_line;
+} dmn_sink;
+
 typedef struct dmn_tracer {
     proto_ring *ring;
     proto_level level;
@@ -99,6 +122,8 @@ typedef struct dmn_tracer {
     uint64_t now_ns;         /* the last clock reading, since t0 */
     uint64_t coarse_ns;      /* CLOCK_MONOTONIC_COARSE at that reading */
     uint32_t clock_left;     /* events until the clock is read again */
+    dmn_sink *sink;          /* open between dmn_vm_tracer_init and the
+                                run's end; NULL at level ops */
 } dmn_tracer;
 
 void dmn_tracer_init(dmn_tracer *t, proto_ring *ring, proto_level level);

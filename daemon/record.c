@@ -49,7 +49,9 @@ static void pause_briefly(void)
 static void write_record(dmn_recording *rec, const proto_raw *raw,
                          proto_event *ev)
 {
+    proto_raw_events it;
     char err[256];
+    int rc;
 
     if (rec->consumer_rc)
         return;
@@ -61,14 +63,20 @@ static void write_record(dmn_recording *rec, const proto_raw *raw,
     }
     if (!rec->ct)
         return;
-    if (proto_raw_decode(raw, ev, err, sizeof err) != 0) {
+    /* A batch record holds many events (the VM's sink): each one. */
+    proto_raw_events_init(&it, raw);
+    while ((rc = proto_raw_events_next(&it, ev, err, sizeof err)) == 0) {
+        if (proto_ct_writer_add(rec->ct, ev, err, sizeof err) != 0) {
+            rec->consumer_rc = -1;
+            snprintf(rec->consumer_err, sizeof rec->consumer_err,
+                     "codetracer: %s", err);
+            return;
+        }
+    }
+    if (rc != PROTO_ERR_END) {
         rec->consumer_rc = -1;
         snprintf(rec->consumer_err, sizeof rec->consumer_err, "ring: %s",
                  err);
-    } else if (proto_ct_writer_add(rec->ct, ev, err, sizeof err) != 0) {
-        rec->consumer_rc = -1;
-        snprintf(rec->consumer_err, sizeof rec->consumer_err,
-                 "codetracer: %s", err);
     }
 }
 

@@ -68,6 +68,155 @@ static void stamp(dmn_tracer *t, proto_event *ev, bool rare)
     ev->t_ns = t->now_ns;
 }
 
+/* ---- the VM's sink (dmn.h, dmn_sink) ---------------------------------- */
+
+/*
+ * Sizes. A batch is sealed at DMN_SINK_SOFT bytes (about 2,000 call or
+ * return records); a record that does not fit in what is left opens a
+ * batch of up to DMN_SINK_HARD, which holds the largest record the VM can
+ * write (VM_MAX_PARAMS = 1000 values: 33 + 1000 * 17 bytes). The ring's
+ * record limit (capacity/4, 1 MiB rings here) is far above both.
+ */
+#define DMN_SINK_SOFT (16u << 10)
+#define DMN_SINK_HARD (32u << 10)
+/* The ticker's period (the sink's time resolution) and the age at which
+ * a clock tick seals the open batch (what a live subscriber waits at
+ * most for the records of a steadily running program). */
+#define DMN_SINK_TICK_NS 1000000u
+#define DMN_SINK_SEAL_NS 2000000u
+
+static void *sink_ticker(void *arg)
+{
+    dmn_sink *s = arg;
+    struct timespec ts = {0, DMN_SINK_TICK_NS};
+
+    while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+        nanosleep(&ts, NULL);
+        __atomic_store_n(&s->clock, mono_ns(), __ATOMIC_RELAXED);
+    }
+    return NULL;
+}
+
+/* Hand the records written so far to the ring as one batch and open an
+ * empty one at the sink's current time. */
+static void sink_seal(dmn_tracer *t)
+{
+    dmn_sink *s = t->sink;
+    vm_trace_sink *k = &s->vm;
+
+    vm_trace_sink_flush(k); /* the op run in progress, at level ops */
+    if (k->count) {
+        if (!t->closed &&
+            proto_ring_push_batch(t->ring, s->t_first, k->prev_t, s->buf,
+                                  (size_t)(k->pos - s->buf), k->count,
+                                  NULL) == PROTO_ERR_CLOSED)
+            t->closed = true;
+        k->pos = s->buf;
+        k->count = 0;
+    }
+    k->end = s->buf + DMN_SINK_SOFT;
+    k->prev_t = s->t_first = k->t;
+    k->prev_offset = 0; /* a batch's body starts from offset 0 */
+}
+
+/* The VM saw the ticker move: take the new time; seal a batch that is old
+ * enough, or when the loop asks for a flush (then publish the ring too:
+ * a host_return may be waiting in it). */
+static void sink_tick(vm_trace_sink *k)
+{
+    dmn_tracer *t = k->user;
+    dmn_sink *s = t->sink;
+    uint64_t now = __atomic_load_n(k->clock, __ATOMIC_RELAXED);
+
+    k->clock_seen = now;
+    if (now > t->t0_ns && now - t->t0_ns > k->t)
+        k->t = now - t->t0_ns;
+    if (proto_ring_take_flush_request(t->ring)) {
+        sink_seal(t);
+        proto_ring_flush(t->ring);
+    } else if (k->count == 0) {
+        k->prev_t = s->t_first = k->t;
+    } else if (k->t - s->t_first >= DMN_SINK_SEAL_NS) {
+        sink_seal(t);
+    }
+}
+
+static void sink_make_room(vm_trace_sink *k, size_t need)
+{
+    dmn_tracer *t = k->user;
+    dmn_sink *s = t->sink;
+
+    sink_seal(t);
+    if (need > DMN_SINK_SOFT)
+        k->end = s->buf + DMN_SINK_HARD;
+}
+
+static int sink_open(dmn_tracer *t)
+{
+    dmn_sink *s = calloc(1, sizeof *s);
+    vm_trace_sink *k;
+
+    if (!s)
+        return VM_ERR_NOMEM;
+    s->buf = malloc(DMN_SINK_HARD);
+    if (!s->buf)
+        goto fail;
+    s->clock = mono_ns();
+    k = &s->vm;
+    k->pos = s->buf;
+    k->end = s->buf + DMN_SINK_SOFT;
+    k->clock = &s->clock;
+    k->clock_seen = s->clock;
+    k->t = k->prev_t = s->t_first =
+        s->clock > t->t0_ns ? s->clock - t->t0_ns : 0;
+    k->tick = sink_tick;
+    k->make_room = sink_make_room;
+    k->user = t;
+    if (pthread_create(&s->ticker, NULL, sink_ticker, s) != 0)
+        goto fail;
+    t->sink = s;
+    return 0;
+
+fail:
+    free(s->buf);
+    free(s);
+    return VM_ERR_NOMEM;
+}
+
+/* The VM is done: the last batch to the ring, the ticker stopped, the
+ * VM's counts into the run's. Idempotent. */
+static void sink_close(dmn_tracer *t)
+{
+    dmn_sink *s = t->sink;
+
+    if (!s)
+        return;
+    sink_seal(t);
+    __atomic_store_n(&s->stop, 1, __ATOMIC_RELEASE);
+    pthread_join(s->ticker, NULL);
+    t->counters.calls += s->vm.calls;
+    t->counters.ops += s->vm.nops;
+    if (s->vm.max_depth > t->counters.max_depth)
+        t->counters.max_depth = s->vm.max_depth;
+    free(s->buf);
+    free(s->step_line);
+    free(s->frame_line);
+    free(s);
+    t->sink = NULL;
+}
+
+/* Before any other event: the sink's records go first (order), and the
+ * event's time is not below theirs. */
+static void sink_yield(dmn_tracer *t, proto_event *ev)
+{
+    vm_trace_sink *k = &t->sink->vm;
+
+    sink_seal(t);
+    if (ev->t_ns < k->t)
+        ev->t_ns = k->t;
+    k->t = k->prev_t = t->sink->t_first = ev->t_ns;
+}
+
 /* Push one event. Lossless ring: push waits for room, so only a shutdown
  * ring (daemon stopping) makes it fail; then the tracer goes quiet. */
 static void emit_at(dmn_tracer *t, proto_event *ev, bool rare)
@@ -81,6 +230,8 @@ static void emit_at(dmn_tracer *t, proto_event *ev, bool rare)
      * reaches subscribers within a tick (docs/daemon.md, "Latency"). */
     flush = proto_ring_take_flush_request(t->ring);
     stamp(t, ev, rare || flush);
+    if (t->sink)
+        sink_yield(t, ev);
     if (proto_ring_push(t->ring, ev) == PROTO_ERR_CLOSED)
         t->closed = true;
     else if (flush)
@@ -104,6 +255,11 @@ void dmn_tracer_run_start(dmn_tracer *t, const proto_run_start *rs)
     proto_event ev = {.type = PROTO_RUN_START};
 
     t->t0_ns = mono_ns();
+    if (t->sink) { /* the clock restarts: so does the sink's time */
+        sink_seal(t);
+        t->sink->vm.t = 0;
+        t->sink->vm.prev_t = t->sink->t_first = 0;
+    }
     ev.as.run_start = *rs;
     emit_rare(t, &ev);
     /* Rare events are published at once so that followers see them. */
@@ -294,6 +450,7 @@ void dmn_tracer_run_end(dmn_tracer *t, proto_status status,
     ev.as.run_end.exit_code = exit_code;
     ev.as.run_end.results.items = results;
     ev.as.run_end.results.count = nresults;
+    sink_close(t);
     ev.as.run_end.counters = t->counters;
     emit_rare(t, &ev);
     proto_ring_finish(t->ring);
@@ -352,6 +509,8 @@ static void emit_frame(dmn_tracer *t, proto_event_type type, uint32_t func,
         return;
     flush = proto_ring_take_flush_request(t->ring);
     stamp(t, &stamped, flush);
+    if (t->sink)
+        sink_yield(t, &stamped);
     if (proto_ring_push_frame(t->ring, type, stamped.t_ns, func, second,
                               vals, NULL) == PROTO_ERR_CLOSED)
         t->closed = true;
@@ -424,9 +583,73 @@ static void hook_step(void *user, uint32_t offset, uint32_t point,
         dmn_tracer_step(a->t, row->file, row->line, row->column);
 }
 
+/* A point's line, for numbering the lines (sink_lines). */
+typedef struct point_line {
+    uint32_t file, line, point;
+} point_line;
+
+static int by_line(const void *x, const void *y)
+{
+    const point_line *a = x, *b = y;
+
+    if (a->file != b->file)
+        return a->file < b->file ? -1 : 1;
+    if (a->line != b->line)
+        return a->line < b->line ? -1 : 1;
+    return 0;
+}
+
+/*
+ * The sink's step tables for lines (vm.h, "Trace sinks"): per point the
+ * id of its (file, line), equal ids for equal lines, VM_SINK_NO_LINE for
+ * a row of line 0, which never steps (dmn_lines_step's rules); per depth
+ * the frame's line. Frames deeper than DMN_SINK_DEPTHS always step.
+ */
+#define DMN_SINK_DEPTHS (1u << 16)
+/* Steps go into the sink once the protocol has step runs. */
+#define DMN_SINK_STEPS 0
+
+static int sink_lines(dmn_sink *s, const dmn_lines *l)
+{
+    uint32_t n = (uint32_t)l->nsteps, id = 0;
+    point_line *order;
+
+    s->step_line = malloc(((size_t)n + 1) * sizeof *s->step_line);
+    s->frame_line = malloc(DMN_SINK_DEPTHS * sizeof *s->frame_line);
+    order = malloc(((size_t)n + 1) * sizeof *order);
+    if (!s->step_line || !s->frame_line || !order) {
+        free(order);
+        return VM_ERR_NOMEM;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        order[i].file = l->steps[i].file;
+        order[i].line = l->steps[i].line;
+        order[i].point = i;
+    }
+    qsort(order, n, sizeof *order, by_line);
+    for (uint32_t i = 0; i < n; i++) {
+        if (i > 0 && by_line(&order[i - 1], &order[i]) != 0)
+            id++;
+        s->step_line[order[i].point] =
+            order[i].line ? id : VM_SINK_NO_LINE;
+    }
+    free(order);
+    for (uint32_t d = 0; d < DMN_SINK_DEPTHS; d++)
+        s->frame_line[d] = VM_SINK_NO_LINE;
+    s->vm.step_line = s->step_line;
+    s->vm.frame_line = s->frame_line;
+    s->vm.frame_cap = DMN_SINK_DEPTHS;
+    return 0;
+}
+
 void dmn_vm_tracer_lines(dmn_vm_tracer *a, dmn_lines *lines)
 {
     a->lines = lines;
+    if (DMN_SINK_STEPS && a->t->sink && sink_lines(a->t->sink, lines) == 0)
+        return; /* the VM steps into the sink */
+    /* No memory for the tables: the hooks do it, more slowly. */
+    sink_close(a->t);
+    a->vm.sink = NULL;
     a->vm.call = hook_call_lines;
     a->vm.step = hook_step;
 }
@@ -456,11 +679,23 @@ int dmn_vm_tracer_init(dmn_vm_tracer *a, dmn_tracer *t)
     a->vm.host_return = hook_host_return;
     a->vm.throw_ = hook_throw;
     a->vm.trap = hook_trap;
+    /* Calls, returns and steps: the VM writes them into the sink, except
+     * at level ops, where every op is a hook between them. */
+    if (t->level != PROTO_LEVEL_OPS) {
+        if (sink_open(t) != 0) {
+            free(a->vals);
+            a->vals = NULL;
+            return VM_ERR_NOMEM;
+        }
+        a->vm.sink = &t->sink->vm;
+    }
     return 0;
 }
 
 void dmn_vm_tracer_close(dmn_vm_tracer *a)
 {
+    if (a->t)
+        sink_close(a->t);
     free(a->vals);
     a->vals = NULL;
     a->cap = 0;

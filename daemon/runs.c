@@ -438,28 +438,36 @@ static void drain(dmn_run *r)
     }
     while (n < DRAIN_BATCH && r->win_len < r->srv->cfg.window_events) {
         proto_raw raw;
-        dmn_evt *e;
+        proto_raw_events it;
 
         /* The chunk takes the ring's bytes (no re-encoding); the window
-         * and subscribers take the decoded event. */
+         * and subscribers take the decoded events, one or, from a batch
+         * record (the VM's sink), many. */
         rc = proto_ring_next_raw(r->ring, &raw, err, sizeof err);
-        if (rc == 0)
-            rc = proto_raw_decode(&raw, &r->scratch, err, sizeof err);
         if (rc)
             break;
-        n++;
         if (proto_chunker_add_raw(&r->chunker, &raw) != 0)
             dmn_server_log(r->srv, "run %" PRIu64 ": chunker refused seq %"
-                           PRIu64, r->id, r->scratch.seq);
-        r->next_seq = proto_event_next_seq(&r->scratch);
-        if (r->scratch.type == PROTO_RUN_END)
-            take_run_end(r, &r->scratch);
-        e = evt_new(&r->scratch);
-        if (e) {
-            window_push(r, e);
-            dmn_ws_event(r, e);
-            dmn_evt_unref(e);
+                           PRIu64, r->id, raw.seq);
+        proto_raw_events_init(&it, &raw);
+        while ((rc = proto_raw_events_next(&it, &r->scratch, err,
+                                           sizeof err)) == 0) {
+            dmn_evt *e;
+
+            n++;
+            r->next_seq = proto_event_next_seq(&r->scratch);
+            if (r->scratch.type == PROTO_RUN_END)
+                take_run_end(r, &r->scratch);
+            e = evt_new(&r->scratch);
+            if (e) {
+                window_push(r, e);
+                dmn_ws_event(r, e);
+                dmn_evt_unref(e);
+            }
         }
+        if (rc != PROTO_ERR_END)
+            break;
+        rc = 0;
         if (proto_chunker_pending(&r->chunker) >= r->srv->cfg.chunk_bytes)
             seal(r);
     }
