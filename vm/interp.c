@@ -605,9 +605,8 @@ static inline void sink_frame(vm_trace_sink *k, uint8_t type,
     sink_end(k, q ? q : wire_put_uv(p, 0));
 }
 
-static __attribute__((noinline)) void sink_call(vm_trace_sink *k,
-                                                vm_func *f, uint32_t depth,
-                                                const vm__slot *fp)
+static inline void sink_call(vm_trace_sink *k, vm_func *f, uint32_t depth,
+                             const vm__slot *fp)
 {
     k->calls++;
     if (depth > k->max_depth)
@@ -617,11 +616,9 @@ static __attribute__((noinline)) void sink_call(vm_trace_sink *k,
     sink_frame(k, 2 /* call */, f->func_idx, depth, f->type, false, fp);
 }
 
-static __attribute__((noinline)) void sink_ret(vm_trace_sink *k,
-                                               const vm_func *f,
-                                               uint32_t func_idx,
-                                               uint32_t depth,
-                                               const vm__slot *fp)
+static inline void sink_ret(vm_trace_sink *k, const vm_func *f,
+                            uint32_t func_idx, uint32_t depth,
+                            const vm__slot *fp)
 {
     sink_frame(k, 3 /* return */, func_idx, depth, f->type, true, fp);
 }
