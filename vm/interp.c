@@ -623,11 +623,22 @@ static inline void sink_ret(vm_trace_sink *k, const vm_func *f,
     sink_frame(k, 3 /* return */, func_idx, depth, f->type, true, fp);
 }
 
+/* A step at point that does not continue the step run: write the run in
+ * progress, start another. */
+static __attribute__((noinline)) void sink_step_break(vm_trace_sink *k,
+                                                      uint32_t point)
+{
+    vm_trace_sink_flush(k);
+    k->step_start = point;
+    k->step_count = 1;
+}
+
 /* Step point `point` reached in the frame at depth: a step when it moves
- * the frame to another line, which continues the step run or starts one. */
-static __attribute__((noinline)) void sink_step(vm_trace_sink *k,
-                                                uint32_t point,
-                                                uint32_t depth)
+ * the frame to another line, which continues the step run or starts one.
+ * Inline in the TRACE_STEP handler: statements come every few
+ * instructions. */
+static inline void sink_step(vm_trace_sink *k, uint32_t point,
+                             uint32_t depth)
 {
     uint32_t line = k->step_line[point];
 
@@ -638,13 +649,10 @@ static __attribute__((noinline)) void sink_step(vm_trace_sink *k,
             return;
         k->frame_line[depth] = line;
     }
-    if (k->step_count && point == k->step_start + k->step_count) {
+    if (k->step_count && point == k->step_start + k->step_count)
         k->step_count++;
-        return;
-    }
-    vm_trace_sink_flush(k);
-    k->step_start = point;
-    k->step_count = 1;
+    else
+        sink_step_break(k, point);
 }
 
 static void trace_call(vm_store *s, vm_func *f, uint32_t depth,
