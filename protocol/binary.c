@@ -176,6 +176,21 @@ int proto__encode_unchecked(const proto_delta *d, const proto_event *ev,
         p = wire_put_uv(p, x->counters.traps);
         break;
     }
+    case PROTO_OPS:
+        /* Coded like op's offset: runs start near where the last one
+         * did (a loop's head, a callee's entry). */
+        if (!proto__span_ok(ev->seq, ev->as.ops.count))
+            return PROTO_ERR_ARG;
+        p = wire_put_sv(p, (int64_t)((uint64_t)ev->as.ops.offset -
+                                     d->prev_offset));
+        p = wire_put_uv(p, ev->as.ops.count);
+        break;
+    case PROTO_STEPS:
+        if (!proto__span_ok(ev->seq, ev->as.steps.count))
+            return PROTO_ERR_ARG;
+        p = wire_put_uv(p, ev->as.steps.point);
+        p = wire_put_uv(p, ev->as.steps.count);
+        break;
     default:
         return PROTO_ERR_ARG;
     }
@@ -513,6 +528,23 @@ static int decode_run_start(reader *rd, proto_event *ev)
     return 0;
 }
 
+/* The count of an ops or steps record: >= 1, and the run's seqs must not
+ * run past 2^64 - 1. */
+static int get_run_count(reader *rd, const proto_event *ev, uint64_t *out)
+{
+    int rc = get_uv(rd, 64, out);
+
+    if (rc < 0)
+        return rc;
+    if (!proto__span_ok(ev->seq, *out))
+        return FAIL(rd, PROTO_ERR_MALFORMED,
+                    "%s record at seq %llu has count %llu%s",
+                    proto_event_type_name(ev->type),
+                    (unsigned long long)ev->seq, (unsigned long long)*out,
+                    *out ? " (its seqs overflow)" : "");
+    return 0;
+}
+
 static int decode_body(reader *rd, const proto_delta *d, proto_event *ev)
 {
     int rc = 0;
@@ -607,6 +639,23 @@ static int decode_body(reader *rd, const proto_delta *d, proto_event *ev)
             return rc;
         return 0;
     }
+    case PROTO_OPS: {
+        int64_t delta = 0;
+        uint64_t off;
+
+        if ((rc = get_s64(rd, &delta)) < 0)
+            return rc;
+        off = d->prev_offset + (uint64_t)delta;
+        if (off > UINT32_MAX)
+            return FAIL(rd, PROTO_ERR_MALFORMED,
+                        "code offset out of range before byte %zu", at(rd));
+        ev->as.ops.offset = (uint32_t)off;
+        return get_run_count(rd, ev, &ev->as.ops.count);
+    }
+    case PROTO_STEPS:
+        if ((rc = get_u32(rd, &ev->as.steps.point)) < 0)
+            return rc;
+        return get_run_count(rd, ev, &ev->as.steps.count);
     }
     return FAIL(rd, PROTO_ERR_MALFORMED, "unknown event type %u", ev->type);
 }
@@ -632,7 +681,7 @@ static int decode_record(reader *rd, const proto_delta *d, proto_event *ev,
         return rc;
     /* A range check, not proto_event_type_name: it is on every record's
      * path, and the call cost 9 instructions a record. */
-    if (type < PROTO_RUN_START || type > PROTO_RUN_END) {
+    if (type < PROTO_RUN_START || type > PROTO_STEPS || type == PROTO_BATCH) {
         if (type != PROTO_BATCH)
             return FAIL(rd, PROTO_ERR_MALFORMED, "unknown event type %u",
                         type);
@@ -660,9 +709,11 @@ static int decode_record(reader *rd, const proto_delta *d, proto_event *ev,
  * The next inner record of the batch d is inside, from buf[0..len), which
  * starts where the previous one ended. Only the rest of the body is read:
  * a record that runs past it is malformed (the header promised the body
- * ends there), unless the caller's input ends first (truncated). After the
- * last record the body must be used up, its t must be t_last, and d
- * becomes the state after the batch.
+ * ends there), unless the caller's input ends first (truncated). The
+ * header counts events, so an ops or steps record takes its count of
+ * them, and may not take more than are left. After the last event the
+ * body must be used up, its t must be t_last, and d becomes the state
+ * after the batch.
  */
 static int decode_inner(proto_delta *d, const uint8_t *buf, size_t len,
                         proto_event *ev, size_t *used, char *err,
@@ -673,6 +724,7 @@ static int decode_inner(proto_delta *d, const uint8_t *buf, size_t len,
     reader rd = {buf, buf, buf + avail, err, errlen};
     proto_delta next = *d;
     int rc = decode_record(&rd, d, ev, true);
+    uint64_t span;
 
     if (rc == PROTO_ERR_TRUNCATED && whole)
         return FAIL(&rd, PROTO_ERR_MALFORMED,
@@ -680,8 +732,15 @@ static int decode_inner(proto_delta *d, const uint8_t *buf, size_t len,
                     avail);
     if (rc < 0)
         return rc;
+    span = proto__event_span(ev);
+    if (span > next.batch_left)
+        return FAIL(&rd, PROTO_ERR_MALFORMED,
+                    "%s record of %llu events at seq %llu overruns its "
+                    "batch (%u events left)", proto_event_type_name(ev->type),
+                    (unsigned long long)span, (unsigned long long)ev->seq,
+                    next.batch_left);
     proto__delta_advance(&next, ev);
-    next.batch_left--;
+    next.batch_left -= (uint32_t)span;
     next.batch_bytes -= at(&rd);
     if (next.batch_left == 0) {
         if (next.batch_bytes != 0)
@@ -697,7 +756,7 @@ static int decode_inner(proto_delta *d, const uint8_t *buf, size_t len,
         next.batch_t_last = next.batch_offset = 0;
     } else if (next.batch_bytes == 0) {
         return FAIL(&rd, PROTO_ERR_MALFORMED,
-                    "batch body ends with %u of its records missing",
+                    "batch body ends with %u of its events missing",
                     next.batch_left);
     }
     *d = next;
@@ -725,17 +784,18 @@ static int decode_batch(proto_delta *d, const uint8_t *buf, size_t len,
         return rc;
     if (count == 0 || body == 0)
         return FAIL(&rd, PROTO_ERR_MALFORMED,
-                    "empty batch (%u records, %llu bytes)", count,
+                    "empty batch (%u events, %llu bytes)", count,
                     (unsigned long long)body);
+    if (!proto__span_ok(d->next_seq + (uint64_t)dseq, count))
+        return FAIL(&rd, PROTO_ERR_MALFORMED,
+                    "batch of %u events overflows seq", count);
     if (body > (uint64_t)(rd.end - rd.p))
         return FAIL(&rd, PROTO_ERR_TRUNCATED,
                     "batch body of %llu bytes at byte %zu truncated",
                     (unsigned long long)body, at(&rd));
-    /* Every record takes at least its type and two deltas. */
-    if (count > body / 3)
-        return FAIL(&rd, PROTO_ERR_MALFORMED,
-                    "%u records cannot fit in a batch body of %llu bytes",
-                    count, (unsigned long long)body);
+    /* The count is of events, not records (an ops record in the body
+     * stands for many): the body cannot bound it. The inner records are
+     * checked against it as they come (decode_inner). */
     t_first = d->prev_t + (uint64_t)dt;
     if (t_first + dt_last < t_first)
         return FAIL(&rd, PROTO_ERR_MALFORMED, "batch t_last out of range");
@@ -861,22 +921,60 @@ static int raw_parse_batch(const proto_delta *before, const uint8_t *buf,
         return rc;
     if (!(p = raw_uv(p, end, 32, &count)) ||
         !(p = raw_uv(p, end, 64, &dt_last)) ||
-        !(p = raw_uv(p, end, 64, &body)) || count == 0 || body == 0)
+        !(p = raw_uv(p, end, 64, &body)) || body == 0 ||
+        !proto__span_ok(out->seq, count))
         return proto__error(err, errlen, PROTO_ERR_MALFORMED,
                             "bad batch header in a %zu-byte record", len);
     if (body > (uint64_t)(end - p))
         return proto__error(err, errlen, PROTO_ERR_TRUNCATED,
                             "batch body of %llu bytes in a %zu-byte record",
                             (unsigned long long)body, len);
-    if (body != (uint64_t)(end - p) || count > body / 3 ||
-        out->t_first + dt_last < out->t_first)
+    if (body != (uint64_t)(end - p) || out->t_first + dt_last < out->t_first)
         return proto__error(err, errlen, PROTO_ERR_MALFORMED,
-                            "batch of %llu records in %llu bytes does not "
+                            "batch of %llu events in %llu bytes does not "
                             "fill its %zu-byte record",
                             (unsigned long long)count,
                             (unsigned long long)body, len);
-    out->count = (uint32_t)count;
+    out->count = count;
     out->t_ns = out->t_first + dt_last;
+    out->next_seq = out->seq + count;
+    return 0;
+}
+
+/*
+ * An ops or steps record: the fields after the deltas carry delta state
+ * (ops: the offset, as op's) and the count of events (next_seq). Both end
+ * the record.
+ */
+static int raw_parse_run(const proto_delta *before, const uint8_t *p,
+                         const uint8_t *end, proto_raw *out, char *err,
+                         size_t errlen)
+{
+    const char *name = out->type == PROTO_OPS ? "ops" : "steps";
+    uint64_t v = 0, count = 0;
+
+    if (out->type == PROTO_OPS) {
+        uint64_t off;
+
+        out->offset_at = (uint32_t)(p - out->bytes);
+        if (!(p = raw_uv(p, end, 64, &v)))
+            return proto__error(err, errlen, PROTO_ERR_MALFORMED,
+                                "bad offset in an ops record");
+        off = before->prev_offset + (uint64_t)proto__unzigzag(v);
+        if (off > UINT32_MAX)
+            return proto__error(err, errlen, PROTO_ERR_MALFORMED,
+                                "code offset out of range");
+        out->offset = (uint32_t)off;
+    } else if (!(p = raw_uv(p, end, 32, &v))) {
+        return proto__error(err, errlen, PROTO_ERR_MALFORMED,
+                            "bad point in a steps record");
+    }
+    if (!(p = raw_uv(p, end, 64, &count)) || p != end ||
+        !proto__span_ok(out->seq, count))
+        return proto__error(err, errlen, PROTO_ERR_MALFORMED,
+                            "bad count in a %s record at seq %llu", name,
+                            (unsigned long long)out->seq);
+    out->count = count;
     out->next_seq = out->seq + count;
     return 0;
 }
@@ -901,8 +999,12 @@ int proto_raw_parse(const proto_delta *before, const uint8_t *buf,
     if (type < PROTO_RUN_START || type > PROTO_RUN_END) {
         if (type == PROTO_BATCH)
             return raw_parse_batch(before, buf, len, out, err, errlen);
-        return proto__error(err, errlen, PROTO_ERR_MALFORMED,
-                            "unknown event type %u", type);
+        if (type != PROTO_OPS && type != PROTO_STEPS)
+            return proto__error(err, errlen, PROTO_ERR_MALFORMED,
+                                "unknown event type %u", type);
+        if ((rc = raw_head(before, buf, len, type, out, &p, err, errlen)) < 0)
+            return rc;
+        return raw_parse_run(before, p, end, out, err, errlen);
     }
     if ((rc = raw_head(before, buf, len, type, out, &p, err, errlen)) < 0)
         return rc;
@@ -929,6 +1031,7 @@ int proto_raw_parse(const proto_delta *before, const uint8_t *buf,
         if (!(p = raw_uv(p, end, 64, &v)) || p != end || v == 0)
             return proto__error(err, errlen, PROTO_ERR_MALFORMED,
                                 "bad count in a loss record");
+        out->count = v;
         out->next_seq = out->seq + v;
     }
     return 0;
@@ -943,8 +1046,9 @@ int proto_raw_decode(const proto_raw *raw, proto_event *ev, char *err,
 
     if (raw->type == PROTO_BATCH)
         return proto__error(err, errlen, PROTO_ERR_ARG,
-                            "a batch of %u events: read it with "
-                            "proto_raw_events", raw->count);
+                            "a batch of %llu events: read it with "
+                            "proto_raw_events",
+                            (unsigned long long)raw->count);
     rc = proto_decode(&d, raw->bytes, raw->len, ev, &used, err, errlen);
 
     if (rc == 0 && used != raw->len)
@@ -958,52 +1062,85 @@ void proto_raw_events_init(proto_raw_events *it, const proto_raw *raw)
     it->bytes = raw->bytes;
     it->len = raw->len;
     it->pos = 0;
-    it->left = raw->type == PROTO_BATCH ? raw->count : 1;
+    it->left = raw->next_seq - raw->seq;
     it->delta = raw->before;
+    it->code = NULL;
+    memset(&it->run, 0, sizeof it->run);
 }
 
-/* proto_decode expands the batch: one call per event, the first also
- * consuming the header. */
+void proto_raw_events_set_code(proto_raw_events *it, const proto_code *c)
+{
+    it->code = c;
+}
+
+/* proto_decode expands the batch: one call per record, the first also
+ * consuming the header; with a code map, an ops or steps record's events
+ * come one per call from the run cursor. left counts seq numbers, so an
+ * ops record takes its count of them at once. */
 int proto_raw_events_next(proto_raw_events *it, proto_event *ev, char *err,
                           size_t errlen)
 {
     size_t used = 0;
+    uint64_t span;
     int rc;
 
+    if (it->run.type)
+        return proto__run_next(it->code, &it->run, ev, err, errlen);
     if (it->left == 0)
         return PROTO_ERR_END;
     rc = proto_decode(&it->delta, it->bytes + it->pos, it->len - it->pos, ev,
                       &used, err, errlen);
     if (rc < 0)
         return rc;
-    if (it->left == 1 && (it->pos + used != it->len ||
-                          proto_delta_in_batch(&it->delta)))
+    span = proto__event_span(ev);
+    if (span > it->left)
+        return proto__error(err, errlen, PROTO_ERR_MALFORMED,
+                            "%s event of %llu events at seq %llu overruns "
+                            "its record", proto_event_type_name(ev->type),
+                            (unsigned long long)span,
+                            (unsigned long long)ev->seq);
+    if (it->left == span && (it->pos + used != it->len ||
+                             proto_delta_in_batch(&it->delta)))
         return proto__error(err, errlen, PROTO_ERR_MALFORMED,
                             "record of %zu bytes holds %zu after its last "
                             "event", it->len, it->pos + used);
     it->pos += used;
-    it->left--;
+    it->left -= span;
+    if (it->code && (ev->type == PROTO_OPS || ev->type == PROTO_STEPS)) {
+        if ((rc = proto__run_open(it->code, ev, 0, &it->run, err, errlen)) < 0)
+            return rc;
+        return proto__run_next(it->code, &it->run, ev, err, errlen);
+    }
     return 0;
 }
 
 /* The seq and t deltas are re-coded (for a batch its t_first: t_last
- * is coded relative to it), everything after them copied. */
+ * is coded relative to it), and an op's or ops record's offset delta;
+ * everything else is copied. */
 size_t proto__raw_rebase(const proto_delta *d, const proto_raw *raw,
                          uint8_t *p0)
 {
     uint64_t t = raw->type == PROTO_BATCH ? raw->t_first
                                                             : raw->t_ns;
     uint8_t *p = p0;
-    size_t tail;
+    size_t tail, at;
 
     *p++ = (uint8_t)raw->type;
     p = wire_put_sv(p, (int64_t)(raw->seq - d->next_seq));
     p = wire_put_sv(p, (int64_t)(t - d->prev_t));
-    if (raw->type == PROTO_OP) {
+    if (raw->type == PROTO_OP || raw->type == PROTO_OPS) {
         tail = raw->offset_at - raw->body;
         memcpy(p, raw->bytes + raw->body, tail);
         p = wire_put_sv(p + tail,
                    (int64_t)((uint64_t)raw->offset - d->prev_offset));
+        /* What follows the old offset delta (an ops record's count). */
+        at = raw->offset_at;
+        while (at < raw->len && (raw->bytes[at] & 0x80))
+            at++;
+        at++;
+        tail = at < raw->len ? raw->len - at : 0;
+        memcpy(p, raw->bytes + at, tail);
+        p += tail;
     } else {
         tail = raw->len - raw->body;
         memcpy(p, raw->bytes + raw->body, tail);

@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "proto_int.h"
+#include "traced/proto_code.h"
 #include "traced/proto_codetracer.h"
 #include "traced/proto_source.h"
 #include "traced/vm_debug.h"
@@ -408,6 +409,10 @@ struct proto_ct_writer {
     frame *frames;
     uint32_t nframes, frames_cap;
     bool toplevel_open;
+
+    /* Expands ops and steps events (docs/protocol.md, "Op runs"); built
+     * at the first one, NULL before. */
+    proto_code *code;
 
     int status;
     char errmsg[256];
@@ -1733,10 +1738,65 @@ static void on_trap(proto_ct_writer *w, const proto_trap *t)
     unwind_to(w, 0, msg);
 }
 
+/* An op: a Step to its listing line. */
+static void on_op(proto_ct_writer *w, uint32_t offset)
+{
+    uint32_t line = vm_listing_offset_line(w->listing, offset);
+
+    if (line)
+        emit_step(w, LISTING_PATH, line);
+}
+
+/* A source line of the running frame: after the Call it is in, before
+ * what it does (output, calls), as the stream orders it. */
+static void on_step(proto_ct_writer *w, const proto_step *st)
+{
+    uint32_t path = step_path(w, st->file);
+
+    if (path != NO_ID && st->line)
+        emit_step(w, path, st->line);
+}
+
+/*
+ * An ops or steps event: each of its op or step events as if it had come
+ * alone, so a trace made from a run-encoded stream is the one made from
+ * the expanded stream. A run that does not fit the module is refused
+ * (PROTO_ERR_MALFORMED) before anything of it is written, and the writer
+ * stays usable: it is the event's fault, not the trace's.
+ */
+static int on_run(proto_ct_writer *w, const proto_event *ev, char *err,
+                  size_t errlen)
+{
+    proto_run_cursor cur = {0};
+    proto_event one;
+    int rc;
+
+    if (!w->code) {
+        rc = proto_code_new(w->module, &w->code, err, errlen);
+        if (rc == PROTO_ERR_NOMEM)
+            return fail(w, rc, "out of memory");
+        if (rc < 0)
+            return rc;
+    }
+    if ((rc = proto__run_open(w->code, ev, 0, &cur, err, errlen)) < 0)
+        return rc;
+    proto_event_init(&one);
+    while (cur.type) {
+        proto__run_next(w->code, &cur, &one, NULL, 0);
+        if (one.type == PROTO_OP)
+            on_op(w, one.as.op.offset);
+        else
+            on_step(w, &one.as.step);
+    }
+    proto_event_close(&one);
+    return 0;
+}
+
 int proto_ct_writer_add(proto_ct_writer *w, const proto_event *ev, char *err,
                         size_t errlen)
 {
     char buf[96];
+    int rc;
 
     if (!w || !ev)
         return proto__error(err, errlen, PROTO_ERR_ARG,
@@ -1770,13 +1830,14 @@ int proto_ct_writer_add(proto_ct_writer *w, const proto_event *ev, char *err,
     case PROTO_HOST_RETURN:
         on_host_return(w, &ev->as.host);
         break;
-    case PROTO_OP: {
-        uint32_t line = vm_listing_offset_line(w->listing, ev->as.op.offset);
-
-        if (line)
-            emit_step(w, LISTING_PATH, line);
+    case PROTO_OP:
+        on_op(w, ev->as.op.offset);
         break;
-    }
+    case PROTO_OPS:
+    case PROTO_STEPS:
+        if ((rc = on_run(w, ev, err, errlen)) < 0 && !w->status)
+            return rc;
+        break;
     case PROTO_THROW:
         on_throw(w, &ev->as.throw_);
         break;
@@ -1789,15 +1850,9 @@ int proto_ct_writer_add(proto_ct_writer *w, const proto_event *ev, char *err,
                    ev->as.output.data.ptr ? ev->as.output.data.ptr : "",
                    ev->as.output.data.len);
         break;
-    case PROTO_STEP: {
-        /* A source line of the running frame: after the Call it is in,
-         * before what it does (output, calls), as the stream orders it. */
-        uint32_t path = step_path(w, ev->as.step.file);
-
-        if (path != NO_ID && ev->as.step.line)
-            emit_step(w, path, ev->as.step.line);
+    case PROTO_STEP:
+        on_step(w, &ev->as.step);
         break;
-    }
     case PROTO_LOSS: {
         int n = snprintf(buf, sizeof buf,
                          "lost %" PRIu64 " events (seq %" PRIu64 "..%" PRIu64
@@ -2044,6 +2099,7 @@ int proto_ct_writer_free(proto_ct_writer *w, char *err, size_t errlen)
         proto__free(w->fvals[i].slots);
     proto__free(w->fvals);
     proto_source_free(w->src);
+    proto_code_free(w->code);
     vm_listing_free(w->listing);
     proto__free(w->frames);
     proto__free(w->func_ids);

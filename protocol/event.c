@@ -55,8 +55,10 @@ bool proto_level_includes(proto_level l, proto_event_type t)
 {
     switch (t) {
     case PROTO_OP:
+    case PROTO_OPS:
         return l == PROTO_LEVEL_OPS;
     case PROTO_STEP:
+    case PROTO_STEPS:
         return l == PROTO_LEVEL_LINES;
     default:
         return proto_event_type_name(t) != NULL;
@@ -132,7 +134,7 @@ int proto__event_reserve(proto_event *ev, size_t n)
 
 uint64_t proto_event_next_seq(const proto_event *ev)
 {
-    return ev->type == PROTO_LOSS ? ev->seq + ev->as.loss.count : ev->seq + 1;
+    return proto__next_seq(ev);
 }
 
 /* ---- Equality ------------------------------------------------------------ */
@@ -229,6 +231,12 @@ bool proto_event_equal(const proto_event *a, const proto_event *b)
                a->as.step.column == b->as.step.column;
     case PROTO_LOSS:
         return a->as.loss.count == b->as.loss.count;
+    case PROTO_OPS:
+        return a->as.ops.offset == b->as.ops.offset &&
+               a->as.ops.count == b->as.ops.count;
+    case PROTO_STEPS:
+        return a->as.steps.point == b->as.steps.point &&
+               a->as.steps.count == b->as.steps.count;
     case PROTO_RUN_END: {
         const proto_run_end *x = &a->as.run_end, *y = &b->as.run_end;
 

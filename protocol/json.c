@@ -456,6 +456,22 @@ int proto_event_to_json(const proto_event *ev, const proto_json_opts *opts,
     case PROTO_LOSS:
         put(o, "count", u64_json(ev->as.loss.count), &ok);
         break;
+    case PROTO_OPS:
+        if (!proto__span_ok(ev->seq, ev->as.ops.count)) {
+            json_decref(o);
+            return PROTO_ERR_ARG;
+        }
+        put(o, "offset", json_integer(ev->as.ops.offset), &ok);
+        put(o, "count", u64_json(ev->as.ops.count), &ok);
+        break;
+    case PROTO_STEPS:
+        if (!proto__span_ok(ev->seq, ev->as.steps.count)) {
+            json_decref(o);
+            return PROTO_ERR_ARG;
+        }
+        put(o, "point", json_integer(ev->as.steps.point), &ok);
+        put(o, "count", u64_json(ev->as.steps.count), &ok);
+        break;
     case PROTO_RUN_END: {
         const proto_run_end *x = &ev->as.run_end;
         const char *status = proto_status_name(x->status);
@@ -874,6 +890,25 @@ static int body_from_json(parser *ps, json_t *j, proto_event *ev)
             return rc;
         if (ev->as.loss.count == 0)
             return PFAIL(ps, "\"count\": a loss of zero events");
+        return 0;
+    case PROTO_OPS:
+        if ((rc = get_u32(ps, j, "offset", &ev->as.ops.offset)) < 0 ||
+            (rc = get_uint(ps, j, "count", INT64_MAX, &ev->as.ops.count)) < 0)
+            return rc;
+        if (!proto__span_ok(ev->seq, ev->as.ops.count))
+            return PFAIL(ps, "\"count\": an ops run of %llu events at seq "
+                             "%llu", (unsigned long long)ev->as.ops.count,
+                         (unsigned long long)ev->seq);
+        return 0;
+    case PROTO_STEPS:
+        if ((rc = get_u32(ps, j, "point", &ev->as.steps.point)) < 0 ||
+            (rc = get_uint(ps, j, "count", INT64_MAX,
+                           &ev->as.steps.count)) < 0)
+            return rc;
+        if (!proto__span_ok(ev->seq, ev->as.steps.count))
+            return PFAIL(ps, "\"count\": a steps run of %llu events at "
+                             "seq %llu", (unsigned long long)ev->as.steps.count,
+                         (unsigned long long)ev->seq);
         return 0;
     case PROTO_RUN_END: {
         proto_run_end *x = &ev->as.run_end;

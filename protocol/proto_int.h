@@ -5,6 +5,7 @@
 #define TRACED_PROTO_INT_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -42,6 +43,15 @@ int proto__encode_unchecked(const proto_delta *d, const proto_event *ev,
  * its length (binary.c). */
 size_t proto__raw_rebase(const proto_delta *d, const proto_raw *raw,
                          uint8_t *p);
+
+/* Run cursors (code.c): open one on run (an ops or steps event), checked
+ * against c as proto_code_expand checks it, at its event i; next writes
+ * the cursor's next event into ev and closes the cursor (type 0) after
+ * the last one. */
+int proto__run_open(const proto_code *c, const proto_event *run, uint64_t i,
+                    proto_run_cursor *cur, char *err, size_t errlen);
+int proto__run_next(const proto_code *c, proto_run_cursor *cur,
+                    proto_event *ev, char *err, size_t errlen);
 
 /* A call, return, host_call or host_return event given as the VM's hook
  * gives it: values in the slot encoding (vm_trace_vals), borrowed. */
@@ -120,6 +130,10 @@ static inline size_t proto__encoded_bound(const proto_event *ev)
     case PROTO_RUN_END:
         return n + 1 + PROTO__U32_BOUND +
                proto__vals_bound(ev->as.run_end.results) + 6 * PROTO__U64_BOUND;
+    case PROTO_OPS:
+        return n + 2 * PROTO__U64_BOUND;
+    case PROTO_STEPS:
+        return n + PROTO__U32_BOUND + PROTO__U64_BOUND;
     }
     return n;
 }
@@ -130,9 +144,30 @@ static inline size_t proto__frame_bound(const proto__frame *f)
            (size_t)f->vals->count * PROTO__VAL_BOUND;
 }
 
+/* The seq numbers ev stands for: 1, or the count of a loss, ops or steps
+ * event. The three counts share their place in the union's layout only
+ * by accident, so each is read by name. */
+static inline uint64_t proto__event_span(const proto_event *ev)
+{
+    switch (ev->type) {
+    case PROTO_LOSS: return ev->as.loss.count;
+    case PROTO_OPS: return ev->as.ops.count;
+    case PROTO_STEPS: return ev->as.steps.count;
+    default: return 1;
+    }
+}
+
 static inline uint64_t proto__next_seq(const proto_event *ev)
 {
-    return ev->type == PROTO_LOSS ? ev->seq + ev->as.loss.count : ev->seq + 1;
+    return ev->seq + proto__event_span(ev);
+}
+
+/* Whether a run of count events from seq is possible: count >= 1 and the
+ * seq after it, seq + count, does not overflow (ops and steps events;
+ * encoders and decoders alike). */
+static inline bool proto__span_ok(uint64_t seq, uint64_t count)
+{
+    return count >= 1 && count <= UINT64_MAX - seq;
 }
 
 /* Advance d past ev (encoder and decoder alike). */
@@ -142,6 +177,8 @@ static inline void proto__delta_advance(proto_delta *d, const proto_event *ev)
     d->prev_t = ev->t_ns;
     if (ev->type == PROTO_OP)
         d->prev_offset = ev->as.op.offset;
+    else if (ev->type == PROTO_OPS)
+        d->prev_offset = ev->as.ops.offset;
 }
 
 /* ---- Little-endian fixed-width and LEB128 helpers ---- */

@@ -58,10 +58,13 @@ int proto_file_header_decode(const uint8_t *buf, size_t len,
                             "bad magic: not a traced trace file");
     h->version_major = proto__get_u16(buf + 8);
     h->version_minor = proto__get_u16(buf + 10);
-    if (h->version_major != PROTO_FILE_VERSION_MAJOR)
+    if (h->version_major < PROTO_FILE_VERSION_OLDEST_MAJOR ||
+        h->version_major > PROTO_FILE_VERSION_MAJOR)
         return proto__error(err, errlen, PROTO_ERR_VERSION,
-                            "trace file version %u.%u, this reader reads %u.x",
-                            h->version_major, h->version_minor,
+                            "trace file version %u.%u, this reader reads "
+                            "%u.x to %u.x", h->version_major,
+                            h->version_minor,
+                            PROTO_FILE_VERSION_OLDEST_MAJOR,
                             PROTO_FILE_VERSION_MAJOR);
     if (proto__get_u32(buf + 12) != PROTO_FILE_HEADER_LEN)
         return proto__error(err, errlen, PROTO_ERR_CORRUPT,
@@ -165,13 +168,25 @@ static int chunker_room(proto_chunker *c, size_t need)
     return 0;
 }
 
+/* Whether a chunk holding count events can take span more: LIMIT (seal
+ * first) when it is not empty, ARG when not even an empty one can. */
+static int chunker_span(const proto_chunker *c, uint64_t span)
+{
+    if (span <= UINT32_MAX - c->count)
+        return 0;
+    return c->count ? PROTO_ERR_LIMIT : PROTO_ERR_ARG;
+}
+
 int proto_chunker_add(proto_chunker *c, const proto_event *ev)
 {
     size_t bound = proto__encoded_bound(ev), n;
+    uint64_t span = proto__event_span(ev);
     int rc;
 
     if (c->have_seq && ev->seq != c->next_seq)
         return PROTO_ERR_ARG;
+    if ((rc = chunker_span(c, span)) < 0)
+        return rc;
     if (c->len - PROTO_CHUNK_HEADER_LEN + bound > PROTO_CHUNK_MAX_PAYLOAD)
         return PROTO_ERR_LIMIT;
     if ((rc = chunker_room(c, bound + PROTO_CHUNK_TRAILER_LEN)) < 0)
@@ -185,7 +200,7 @@ int proto_chunker_add(proto_chunker *c, const proto_event *ev)
         return rc;
     proto__delta_advance(&c->delta, ev);
     c->len += n;
-    c->count++;
+    c->count += (uint32_t)span;
     c->next_seq = proto_event_next_seq(ev);
     c->have_seq = true;
     return 0;
@@ -198,12 +213,14 @@ int proto_chunker_add(proto_chunker *c, const proto_event *ev)
  * seq and t state equal the ring's (both are "after the previous
  * record"), and once it holds an op, so does the offset state; from
  * then on the record's bytes are exactly what the event would encode to
- * and are copied. Only the records before that are re-based.
+ * and are copied. Only the records before that are re-based. (An ops
+ * record's offset is delta-coded like an op's.)
  *
  * A batch is one unit: its body is coded against its own state, and it
  * leaves the offset state alone, so only its header's seq and t_first
- * deltas depend on the chunk (re-based when it opens the chunk). It counts
- * as its inner events, which is what readers count.
+ * deltas depend on the chunk (re-based when it opens the chunk). Like
+ * every record it counts as the events (seq numbers) it stands for, which
+ * is what readers count.
  */
 int proto_chunker_add_raw(proto_chunker *c, const proto_raw *raw)
 {
@@ -212,9 +229,10 @@ int proto_chunker_add_raw(proto_chunker *c, const proto_raw *raw)
     uint8_t *p;
     int rc;
 
-    if ((c->have_seq && raw->seq != c->next_seq) ||
-        raw->count > UINT32_MAX - c->count)
+    if (c->have_seq && raw->seq != c->next_seq)
         return PROTO_ERR_ARG;
+    if ((rc = chunker_span(c, raw->next_seq - raw->seq)) < 0)
+        return rc;
     if (c->len - PROTO_CHUNK_HEADER_LEN + bound > PROTO_CHUNK_MAX_PAYLOAD)
         return PROTO_ERR_LIMIT;
     if (c->len + bound + PROTO_CHUNK_TRAILER_LEN > c->cap &&
@@ -226,7 +244,8 @@ int proto_chunker_add_raw(proto_chunker *c, const proto_raw *raw)
     }
     p = c->buf + c->len;
     if (c->delta.next_seq == d->next_seq && c->delta.prev_t == d->prev_t &&
-        (raw->type != PROTO_OP || c->delta.prev_offset == d->prev_offset)) {
+        ((raw->type != PROTO_OP && raw->type != PROTO_OPS) ||
+         c->delta.prev_offset == d->prev_offset)) {
         memcpy(p, raw->bytes, raw->len);
         n = raw->len;
     } else {
@@ -234,7 +253,7 @@ int proto_chunker_add_raw(proto_chunker *c, const proto_raw *raw)
     }
     proto_raw_advance(&c->delta, raw);
     c->len += n;
-    c->count += raw->count;
+    c->count += (uint32_t)(raw->next_seq - raw->seq);
     c->next_seq = raw->next_seq;
     c->have_seq = true;
     return 0;
@@ -481,7 +500,9 @@ struct proto_reader {
     uint64_t off;        /* file offset of the next chunk to load */
     uint8_t *chunk;      /* payload of the current chunk */
     size_t chunk_cap, chunk_len, pos;
-    uint32_t remaining;  /* records left in the current chunk */
+    uint32_t remaining;  /* events left in the current chunk: seq numbers
+                            (2.x), records (1.x: loss counted 1) */
+    bool count_seqs;     /* 2.x: chunk counts are seq numbers */
     uint64_t chunk_first;
     bool first_of_chunk;
     proto_delta delta;
@@ -489,6 +510,8 @@ struct proto_reader {
     bool have_seq;
     bool seeking;
     uint64_t target;
+    const proto_code *code; /* proto_reader_set_code; borrowed */
+    proto_run_cursor run;   /* the ops or steps event being expanded */
 };
 
 static bool following(const proto_reader *r)
@@ -653,6 +676,7 @@ int proto_reader_new(const char *path, unsigned flags, proto_reader **out,
     rc = proto_file_header_decode(hdr, (size_t)got, &r->hdr, err, errlen);
     if (rc < 0)
         goto fail_header;
+    r->count_seqs = r->hdr.version_major >= 2;
     r->off = PROTO_FILE_HEADER_LEN;
     *out = r;
     return 0;
@@ -681,13 +705,40 @@ const proto_file_header *proto_reader_header(const proto_reader *r)
     return &r->hdr;
 }
 
+void proto_reader_set_code(proto_reader *r, const proto_code *c)
+{
+    r->code = c;
+    memset(&r->run, 0, sizeof r->run);
+}
+
+/*
+ * An ops or steps event ev just read, with a code map: open its cursor
+ * at the event the reader should return (a seek's target inside the run,
+ * else its first) and return that event in ev.
+ */
+static int open_run(proto_reader *r, proto_event *ev, uint64_t target,
+                    char *err, size_t errlen)
+{
+    uint64_t i = target > ev->seq ? target - ev->seq : 0;
+    int rc = proto__run_open(r->code, ev, i, &r->run, err, errlen);
+
+    if (rc < 0) {
+        memset(&r->run, 0, sizeof r->run);
+        return rc;
+    }
+    return proto__run_next(r->code, &r->run, ev, err, errlen);
+}
+
 int proto_reader_next(proto_reader *r, proto_event *ev, char *err,
                       size_t errlen)
 {
     char derr[128];
+    uint64_t span, target;
     size_t used;
     int rc;
 
+    if (r->run.type)
+        return proto__run_next(r->code, &r->run, ev, err, errlen);
     for (;;) {
         if (r->remaining == 0 && (rc = load_chunk(r, err, errlen)) < 0)
             return rc;
@@ -704,9 +755,26 @@ int proto_reader_next(proto_reader *r, proto_event *ev, char *err,
             return proto__error(err, errlen, PROTO_ERR_CORRUPT,
                                 "%s: seq %llu out of order", r->path,
                                 (unsigned long long)ev->seq);
+        /* Runs are 2.x records: a 1.x file has none (section 6). */
+        if (!r->count_seqs &&
+            (ev->type == PROTO_OPS || ev->type == PROTO_STEPS))
+            return proto__error(err, errlen, PROTO_ERR_CORRUPT,
+                                "%s: %s record at seq %llu in a version "
+                                "%u file", r->path,
+                                proto_event_type_name(ev->type),
+                                (unsigned long long)ev->seq,
+                                r->hdr.version_major);
+        span = r->count_seqs ? proto__event_span(ev) : 1;
+        if (span > r->remaining)
+            return proto__error(err, errlen, PROTO_ERR_CORRUPT,
+                                "%s: chunk before offset %llu counts %u "
+                                "more events, seq %llu stands for %llu",
+                                r->path, (unsigned long long)r->off,
+                                r->remaining, (unsigned long long)ev->seq,
+                                (unsigned long long)span);
         r->first_of_chunk = false;
         r->pos += used;
-        r->remaining--;
+        r->remaining -= (uint32_t)span;
         /* The count is of events, a batch's inner ones included. */
         if (r->remaining == 0 && proto_delta_in_batch(&r->delta))
             return proto__error(err, errlen, PROTO_ERR_CORRUPT,
@@ -721,11 +789,15 @@ int proto_reader_next(proto_reader *r, proto_event *ev, char *err,
                                 r->chunk_len - r->pos);
         r->next_seq = proto_event_next_seq(ev);
         r->have_seq = true;
+        target = 0;
         if (r->seeking) {
             if (r->next_seq <= r->target)
                 continue;
             r->seeking = false;
+            target = r->target;
         }
+        if (r->code && (ev->type == PROTO_OPS || ev->type == PROTO_STEPS))
+            return open_run(r, ev, target, err, errlen);
         return 0;
     }
 }
@@ -829,6 +901,7 @@ int proto_reader_seek(proto_reader *r, uint64_t seq, char *err, size_t errlen)
     r->have_seq = true;
     r->seeking = true;
     r->target = seq;
+    memset(&r->run, 0, sizeof r->run);
     return 0;
 }
 
@@ -902,7 +975,7 @@ int proto_file_repair(const char *path, proto_repair_info *info, char *err,
         rc = proto_reader_next(r, &ev, err, errlen);
         if (rc < 0)
             break;
-        res.events++;
+        res.events += proto_event_next_seq(&ev) - ev.seq;
         if (r->off != chunk_start) {
             chunk_start = r->off;
             res.chunks++;

@@ -78,7 +78,8 @@ const char *proto_err_name(int err);
 
 /* Event types: X(NAME, type byte, JSON name). The type byte is also the
  * first byte of the binary record; 13 is the batch record (PROTO_BATCH
- * below), 0 and 14..255 are reserved. */
+ * below), 0 and 16..255 are reserved. ops and steps are runs: one event
+ * that stands for `count` op (step) events (proto_ops, proto_steps). */
 #define PROTO_EVENT_TYPES(X)                                                \
     X(RUN_START, 1, "run_start")                                            \
     X(CALL, 2, "call")                                                      \
@@ -91,7 +92,9 @@ const char *proto_err_name(int err);
     X(OUTPUT, 9, "output")                                                  \
     X(STEP, 10, "step")                                                     \
     X(LOSS, 11, "loss")                                                     \
-    X(RUN_END, 12, "run_end")
+    X(RUN_END, 12, "run_end")                                              \
+    X(OPS, 14, "ops")                                                       \
+    X(STEPS, 15, "steps")
 
 typedef enum proto_event_type {
 #define PROTO_X_TYPE(name, value, str) PROTO_##name = value,
@@ -116,9 +119,9 @@ const char *proto_event_type_name(proto_event_type t);
 proto_event_type proto_event_type_from_name(const char *s);
 
 /*
- * Trace levels. calls: every event except op and step. ops: calls and
- * op. lines: calls and step (source lines from DWARF; no op). The levels
- * are not ordered: lines does not include op.
+ * Trace levels. calls: every event except op, ops, step and steps. ops:
+ * calls, op and ops. lines: calls, step and steps (source lines from
+ * DWARF; no op). The levels are not ordered: lines does not include op.
  */
 typedef enum proto_level {
     PROTO_LEVEL_CALLS = 1,
@@ -287,6 +290,32 @@ typedef struct proto_loss {
     uint64_t count; /* events dropped: seq .. seq + count - 1 */
 } proto_loss;
 
+/*
+ * A run of op events (level ops): the instructions executed one after the
+ * other that follow each other in the module binary, the first at offset
+ * (an instruction's first byte), each of the others starting where the
+ * previous one ends, all in one function body. It stands for count >= 1
+ * op events, seq .. seq + count - 1, all with the run's t. Expanding it
+ * needs the module's code (traced/proto_code.h).
+ */
+typedef struct proto_ops {
+    uint32_t offset;
+    uint64_t count;
+} proto_ops;
+
+/*
+ * A run of step events (level lines): the step points point, point + 1,
+ * ..., point + count - 1 (indices into the module's step points: the
+ * statement rows of its DWARF line table, vm_debug_steps), reached one
+ * after the other, each a step event. count >= 1 events, seq .. seq +
+ * count - 1, all with the run's t. Expanding it into (file, line, column)
+ * needs the module's DWARF (traced/proto_code.h).
+ */
+typedef struct proto_steps {
+    uint32_t point;
+    uint64_t count;
+} proto_steps;
+
 typedef struct proto_counters {
     uint64_t ops, calls, host_calls, max_depth, throws, traps;
 } proto_counters;
@@ -321,6 +350,8 @@ typedef struct proto_event {
         proto_step step;
         proto_loss loss;
         proto_run_end run_end;
+        proto_ops ops;
+        proto_steps steps;
     } as;
     proto_event_mem mem;
 } proto_event;
@@ -334,7 +365,8 @@ typedef struct proto_event {
 void proto_event_init(proto_event *ev);
 void proto_event_close(proto_event *ev);
 
-/* The seq that follows ev in its run: seq + 1, or seq + count for loss. */
+/* The seq that follows ev in its run: seq + 1, or seq + count for loss,
+ * ops and steps (the events they stand for). */
 uint64_t proto_event_next_seq(const proto_event *ev);
 
 /* Deep equality: same type, seq, time, fields, values bit for bit. */
@@ -361,10 +393,11 @@ uint32_t proto_crc32c(uint32_t crc, const void *data, size_t len);
 /* ---- Compact binary encoding ----------------------------------------------- */
 
 /*
- * Delta state of a run of records. Within a chunk, seq, t and op offsets
- * are coded as differences from the previous record; a chunk (and any
- * standalone record) starts from a zeroed state, which makes its first
- * record absolute. Encoder and decoder keep identical states.
+ * Delta state of a run of records. Within a chunk, seq, t and code offsets
+ * (op and ops records) are coded as differences from the previous record;
+ * a chunk (and any standalone record) starts from a zeroed state, which
+ * makes its first record absolute. Encoder and decoder keep identical
+ * states.
  */
 typedef struct proto_delta {
     uint64_t next_seq;
@@ -374,7 +407,8 @@ typedef struct proto_delta {
      * records: next_seq, prev_t and prev_offset are the body's own state,
      * and these say what is left and what the outer state becomes after
      * the last inner record. All zero outside a batch. */
-    uint32_t batch_left;      /* inner records still to decode */
+    uint32_t batch_left;      /* events (seq numbers) still to decode: an
+                                 ops or steps record takes its count */
     uint64_t batch_bytes;     /* body bytes still to decode */
     uint64_t batch_t_last;    /* the batch's t_last */
     uint64_t batch_offset;    /* the outer prev_offset, restored after it */
@@ -392,6 +426,10 @@ static inline bool proto_delta_in_batch(const proto_delta *d)
 {
     return d->batch_left != 0;
 }
+
+/* A module's code and step points, which expand ops and steps events
+ * into op and step events (traced/proto_code.h). */
+typedef struct proto_code proto_code;
 
 /* An upper bound of ev's encoded size (cheap; for reserving space). */
 size_t proto_encoded_bound(const proto_event *ev);
@@ -436,20 +474,23 @@ typedef struct proto_raw {
     proto_delta before;   /* the delta state it is coded against */
     proto_event_type type; /* an event type, or PROTO_BATCH */
     uint64_t seq, t_ns;   /* batch: the first inner seq, and t_last */
-    uint64_t next_seq;    /* seq + 1, seq + count for a loss or a batch */
-    uint32_t offset;      /* op: its code offset */
+    uint64_t next_seq;    /* seq + count */
+    uint32_t offset;      /* op, ops: its code offset */
     uint32_t body;        /* bytes[body..len) is the body (after the
                              seq and t deltas; batch: count, t_last,
                              body length, inner records) */
-    uint32_t offset_at;   /* op: where its offset delta starts */
-    uint32_t count;       /* events in it: 1, or a batch's count */
+    uint32_t offset_at;   /* op, ops: where its offset delta starts */
+    uint64_t count;       /* events (seq numbers) it stands for:
+                             next_seq - seq; 1 but for loss, ops, steps
+                             and batch */
     uint64_t t_first;     /* batch: the first inner t (else t_ns) */
 } proto_raw;
 
 /*
  * Parse the header of the one record buf[0..len), coded against *before:
  * type, seq, t, and the fields that carry delta state (an op's offset, a
- * loss event's count, a batch's header; the record must end exactly after
+ * loss event's count, an ops record's offset and count, a steps record's
+ * point and count, a batch's header; the record must end exactly after
  * them, or for a batch after its body). Other bodies, and a batch's inner
  * records, are not looked at: proto_raw_decode and proto_raw_events check
  * them. 0, PROTO_ERR_TRUNCATED or PROTO_ERR_MALFORMED; PROTO_ERR_ARG if
@@ -463,7 +504,7 @@ static inline void proto_raw_advance(proto_delta *d, const proto_raw *raw)
 {
     d->next_seq = raw->next_seq;
     d->prev_t = raw->t_ns;
-    if (raw->type == PROTO_OP)
+    if (raw->type == PROTO_OP || raw->type == PROTO_OPS)
         d->prev_offset = raw->offset;
 }
 /* Decode raw completely into ev (initialised), as proto_decode would;
@@ -471,6 +512,19 @@ static inline void proto_raw_advance(proto_delta *d, const proto_raw *raw)
  * PROTO_ERR_ARG (use proto_raw_events). */
 int proto_raw_decode(const proto_raw *raw, proto_event *ev, char *err,
                      size_t errlen);
+
+/*
+ * An ops or steps event being expanded by an iterator that has a code map
+ * (proto_raw_events, proto_reader): the run, and the next of its events
+ * to return. Internal to the iterators; zero when no run is open.
+ */
+typedef struct proto_run_cursor {
+    proto_event_type type; /* PROTO_OPS or PROTO_STEPS; 0: none open */
+    uint64_t seq, t_ns, count;
+    uint32_t start;        /* ops: its offset; steps: its first point */
+    uint32_t first;        /* ops: index of its first instruction */
+    uint64_t next;         /* index of the next event to return */
+} proto_run_cursor;
 
 /*
  * The events of one raw record, in order: the record's own event, or
@@ -482,11 +536,22 @@ int proto_raw_decode(const proto_raw *raw, proto_event *ev, char *err,
 typedef struct proto_raw_events {
     const uint8_t *bytes;
     size_t len, pos;
-    uint32_t left;      /* events still to return */
+    uint64_t left;      /* events (seq numbers) still to decode */
     proto_delta delta;
+    const proto_code *code; /* proto_raw_events_set_code; borrowed */
+    proto_run_cursor run;
 } proto_raw_events;
 
 void proto_raw_events_init(proto_raw_events *it, const proto_raw *raw);
+/*
+ * From now on (call it after init), expand ops and steps events against
+ * c: next returns their op and step events one by one instead
+ * (proto_code_expand), and a run that does not fit the module is
+ * PROTO_ERR_MALFORMED. c is borrowed and must outlive the iteration;
+ * NULL turns expansion off. Without a code map ops and steps events are
+ * returned as they are.
+ */
+void proto_raw_events_set_code(proto_raw_events *it, const proto_code *c);
 /* The next event into ev (initialised; strings borrowed from raw's
  * bytes): 0, PROTO_ERR_END after the last one, or a decode error
  * (MALFORMED also when the record holds bytes after its last event). */
@@ -531,8 +596,11 @@ int proto_event_from_json(json_t *j, proto_event *ev, char *err,
 /* ---- Trace files ----------------------------------------------------------------- */
 
 #define PROTO_FILE_MAGIC "\x89TRACED\n"     /* 8 bytes */
-#define PROTO_FILE_VERSION_MAJOR 1
+/* Files are written as 2.0; readers read 1.x and 2.x (docs/protocol.md
+ * section 6). */
+#define PROTO_FILE_VERSION_MAJOR 2
 #define PROTO_FILE_VERSION_MINOR 0
+#define PROTO_FILE_VERSION_OLDEST_MAJOR 1
 #define PROTO_FILE_HEADER_LEN 80
 #define PROTO_CHUNK_HEADER_LEN 24
 #define PROTO_CHUNK_TRAILER_LEN 4
@@ -549,7 +617,10 @@ typedef struct proto_file_header {
     uint8_t module_hash[32];
 } proto_file_header;
 
-/* Encode a header (version fields taken from the constants). */
+/* Encode a header (version fields taken from the constants). decode
+ * accepts the majors PROTO_FILE_VERSION_OLDEST_MAJOR ..
+ * PROTO_FILE_VERSION_MAJOR, any minor; another major is
+ * PROTO_ERR_VERSION. */
 void proto_file_header_encode(const proto_file_header *h,
                               uint8_t out[PROTO_FILE_HEADER_LEN]);
 int proto_file_header_decode(const uint8_t *buf, size_t len,
@@ -566,7 +637,7 @@ typedef struct proto_chunk {
     size_t len;
     uint64_t offset;
     uint64_t first_seq;
-    uint32_t count;
+    uint32_t count; /* events: seq numbers first_seq .. + count - 1 */
     uint8_t idx_entry[PROTO_INDEX_ENTRY_LEN];
 } proto_chunk;
 
@@ -590,7 +661,10 @@ typedef struct proto_chunker {
 
 int proto_chunker_init(proto_chunker *c);
 void proto_chunker_close(proto_chunker *c);
-/* Add an event: PROTO_ERR_ARG if ev->seq does not continue the stream. */
+/* Add an event: PROTO_ERR_ARG if ev->seq does not continue the stream,
+ * PROTO_ERR_LIMIT if the chunk cannot take it (full payload, or more
+ * than 2^32 - 1 events: seal and add again). A chunk counts events (seq
+ * numbers): a loss, ops or steps event counts as its count. */
 int proto_chunker_add(proto_chunker *c, const proto_event *ev);
 /* Add a raw record (proto_raw_parse, proto_ring_next_raw) as the same
  * bytes proto_chunker_add would write for its event: copied as they are
@@ -602,7 +676,7 @@ int proto_chunker_add(proto_chunker *c, const proto_event *ev);
  * checked: raw must come from a trusted encoder (the ring). PROTO_ERR_ARG
  * as for add. */
 int proto_chunker_add_raw(proto_chunker *c, const proto_raw *raw);
-/* Payload bytes and events in the open chunk. */
+/* Payload bytes and events (seq numbers) in the open chunk. */
 size_t proto_chunker_pending(const proto_chunker *c);
 uint32_t proto_chunker_count(const proto_chunker *c);
 /* Seal the open chunk into *out (PROTO_ERR_AGAIN if it is empty). */
@@ -655,7 +729,8 @@ void proto_reader_free(proto_reader *r);
 const proto_file_header *proto_reader_header(const proto_reader *r);
 /*
  * Position so that the next event returned is the one whose seq is seq,
- * or the loss event covering it; uses path.idx when it is valid and
+ * or the loss, ops or steps event covering it (with a code map, an ops or
+ * steps event's op or step at seq); uses path.idx when it is valid and
  * scans chunk headers otherwise. PROTO_ERR_NOT_FOUND when the file has no
  * chunk yet (FOLLOW: PROTO_ERR_AGAIN); for a seq past the last event, next
  * returns PROTO_ERR_END (FOLLOW: AGAIN until it is written).
@@ -664,14 +739,24 @@ int proto_reader_seek(proto_reader *r, uint64_t seq, char *err,
                       size_t errlen);
 /* Next event into ev (initialised); strings borrowed from the reader until
  * the next call. 0, PROTO_ERR_END, PROTO_ERR_TORN, PROTO_ERR_AGAIN,
- * PROTO_ERR_CORRUPT, PROTO_ERR_IO, PROTO_ERR_NOMEM. */
+ * PROTO_ERR_CORRUPT, PROTO_ERR_IO, PROTO_ERR_NOMEM; with a code map,
+ * PROTO_ERR_MALFORMED for an ops or steps event that does not fit the
+ * module (the map's error; reading on is not useful). */
 int proto_reader_next(proto_reader *r, proto_event *ev, char *err,
                       size_t errlen);
+/*
+ * From now on, expand ops and steps events against c (borrowed; it must
+ * outlive the reader or the next set_code): next returns their op and
+ * step events one by one, and a seek to a seq inside a run lands on that
+ * op or step. NULL turns expansion off. Without a code map next returns
+ * ops and steps events as they are (a seek into one lands on the run).
+ */
+void proto_reader_set_code(proto_reader *r, const proto_code *c);
 
 typedef struct proto_repair_info {
     uint64_t valid_len;  /* bytes kept */
     uint64_t chunks;     /* complete chunks */
-    uint64_t events;     /* events in them */
+    uint64_t events;     /* events (seq numbers) in them */
     uint64_t next_seq;   /* seq after the last kept event */
     bool truncated;      /* a torn tail was cut off */
 } proto_repair_info;

@@ -84,7 +84,11 @@ int proto_ct_writer_new(const char *dir, const vm_module *m,
                         char *err, size_t errlen);
 
 /* Consume the next event of the run. Events after run_end are ignored.
- * PROTO_ERR_IO when a write fails (the writer then stays failed). */
+ * ops and steps events are expanded against the module (proto_code.h),
+ * so they write what their op and step events would; one that does not
+ * fit the module is PROTO_ERR_MALFORMED, writes nothing and leaves the
+ * writer usable. PROTO_ERR_IO when a write fails (the writer then stays
+ * failed). */
 int proto_ct_writer_add(proto_ct_writer *w, const proto_event *ev, char *err,
                         size_t errlen);
 

@@ -13,5 +13,6 @@ Suite *codetracer_suite(void);
 Suite *raw_suite(void);
 Suite *lines_suite(void);
 Suite *batch_suite(void);
+Suite *runs_suite(void);
 
 #endif

@@ -148,7 +148,8 @@ START_TEST(test_malformed)
     } while (0)
 
     BAD(PROTO_ERR_MALFORMED, 0x00, 0, 0);            /* type 0 */
-    BAD(PROTO_ERR_MALFORMED, 0x0e, 0, 0);            /* type 14 */
+    BAD(PROTO_ERR_MALFORMED, 0x10, 0, 0);            /* type 16 */
+    BAD(PROTO_ERR_MALFORMED, 0x0e, 0, 0, 0, 0);      /* ops of count 0 */
     /* type 13 is a batch (test_batch.c): one of zero records */
     BAD(PROTO_ERR_MALFORMED, 0x0d, 0, 0, 0, 0, 1, 0x0a);
     BAD(PROTO_ERR_MALFORMED, 0xff, 0, 0);

@@ -111,7 +111,21 @@ START_TEST(test_header)
     buf[50] ^= 1;
     ck_assert_int_eq(proto_file_header_decode(buf, sizeof buf, &h, NULL, 0), PROTO_ERR_CRC);
     buf[50] ^= 1;
-    buf[8] = 2;
+    /* Written as 2.0 (bytes 8..11); 1.x is read too, 0.x and 3.x are
+     * refused with the version error, before the checksum is looked at. */
+    ck_assert_uint_eq(buf[8], 2);
+    ck_assert_uint_eq(buf[9], 0);
+    ck_assert_uint_eq(buf[10], 0);
+    ck_assert_uint_eq(buf[11], 0);
+    buf[8] = 1;
+    buf[10] = 7;
+    proto__put_u32(buf + 76, proto_crc32c(0, buf, 76));
+    ck_assert_int_eq(proto_file_header_decode(buf, sizeof buf, &h, NULL, 0), 0);
+    ck_assert_int_eq(h.version_major, 1);
+    ck_assert_int_eq(h.version_minor, 7);
+    buf[8] = 3;
+    ck_assert_int_eq(proto_file_header_decode(buf, sizeof buf, &h, NULL, 0), PROTO_ERR_VERSION);
+    buf[8] = 0;
     ck_assert_int_eq(proto_file_header_decode(buf, sizeof buf, &h, NULL, 0), PROTO_ERR_VERSION);
     buf[0] = 'X';
     ck_assert_int_eq(proto_file_header_decode(buf, sizeof buf, &h, NULL, 0), PROTO_ERR_BAD_MAGIC);
