@@ -35,6 +35,7 @@
 #include <libwebsockets.h>
 
 #include <traced/proto.h>
+#include <traced/proto_code.h>
 #include <traced/proto_source.h>
 
 #define EXIT_USAGE 2
@@ -647,6 +648,7 @@ static int read_whole(const char *path, uint8_t **out, size_t *len);
 typedef struct cli_module {
     vm_module *m;
     proto_source *src;
+    proto_code *code; /* expands op and step runs */
     proto_json_opts opts;
 } cli_module;
 
@@ -667,8 +669,10 @@ static int module_open(cli_module *cm, const char *path)
     }
     rc = vm_module_new(bytes, len, &lo, &cm->m, err, sizeof err);
     free(bytes);
-    if (rc || proto_source_new(cm->m, &cm->src, err, sizeof err) != 0) {
+    if (rc || proto_source_new(cm->m, &cm->src, err, sizeof err) != 0 ||
+        proto_code_new(cm->m, &cm->code, err, sizeof err) != 0) {
         fprintf(stderr, "tracectl: %s: %s\n", path, err);
+        proto_source_free(cm->src);
         vm_module_free(cm->m);
         return -1;
     }
@@ -678,6 +682,7 @@ static int module_open(cli_module *cm, const char *path)
 
 static void module_close(cli_module *cm)
 {
+    proto_code_free(cm->code);
     proto_source_free(cm->src);
     vm_module_free(cm->m);
 }
@@ -709,6 +714,10 @@ static int tail_file(const char *path, const char *from, bool tree,
         fprintf(stderr, "tracectl: %s: %s\n", path, err);
         return 1;
     }
+    /* With the module, op and step runs print as their op and step
+     * events; without it, as the runs they are. */
+    if (cm)
+        proto_reader_set_code(r, cm->code);
     proto_event_init(&ev);
     while (!interrupted) {
         if (!positioned) {

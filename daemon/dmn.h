@@ -92,8 +92,8 @@ void dmn_evt_unref(dmn_evt *e);
  * touching the loop side. Pointers in arguments are borrowed for the call.
  */
 /*
- * The VM's trace sink of a dmn_tracer (levels calls and lines): the VM
- * writes call, return (and step) records into buf, which goes to the ring
+ * The VM's trace sink of a dmn_tracer: the VM writes call and return
+ * records, and op runs (level ops) or step runs (level lines), into buf, which goes to the ring
  * as one batch record (proto_ring_push_batch) when it fills, when it is
  * DMN_SINK_SEAL_NS old at a clock tick, when the loop asks for a flush,
  * and before any other event. A ticker thread advances `clock` (the
@@ -123,7 +123,7 @@ typedef struct dmn_tracer {
     uint64_t coarse_ns;      /* CLOCK_MONOTONIC_COARSE at that reading */
     uint32_t clock_left;     /* events until the clock is read again */
     dmn_sink *sink;          /* open between dmn_vm_tracer_init and the
-                                run's end; NULL at level ops */
+                                run's end */
 } dmn_tracer;
 
 void dmn_tracer_init(dmn_tracer *t, proto_ring *ring, proto_level level);
@@ -155,9 +155,10 @@ void dmn_tracer_output(dmn_tracer *t, uint32_t fd, const uint8_t *bytes,
                        size_t len);
 
 /*
- * The VM's tracer hooks (vm.h, "Tracing") feeding a dmn_tracer: call,
- * return, host call/return, throw and trap always, op at the ops level.
- * Caller-allocated (init/close); vm is what to pass to the VM calls. Values
+ * The VM's tracer feeding a dmn_tracer: its sink (dmn_sink) takes calls,
+ * returns and op or step runs; hooks take host call/return, throw and
+ * trap (and calls and steps at level lines should the sink's tables not
+ * be allocated). Caller-allocated (init/close); vm is what to pass to the VM calls. Values
  * go through a scratch array that only grows (no allocation per event).
  * trapped tells whether the hooks reported a trap, so that the run's end
  * does not report it twice. Run thread only.
@@ -272,7 +273,22 @@ struct dmn_run {
     dmn_sub *subs;        /* subscribers of this run */
     struct dmn_fanout *fan; /* ws.c: shared frames; NULL without subs */
     struct dmn_ct *ct;    /* CodeTracer output (ct_output.c), or NULL */
+    /* Levels ops and lines: what expands the stream's op and step runs
+     * (proto_code.h); built at submission, or from module.wasm on first
+     * use for a run loaded from the data dir (dmn_run_code). */
+    struct proto_code *code;
+    bool code_failed;     /* that load failed: not tried again */
 };
+
+/* The module.wasm kept in the run's directory, loaded (not instantiated):
+ * *bytes (malloc'd) must outlive *m. 0, or -1 with a message and nothing
+ * left to free. */
+int dmn_run_load_module(const dmn_run *r, uint8_t **bytes, vm_module **m,
+                        char *err, size_t errlen);
+/* The run's code map at levels ops and lines (NULL at calls, or when its
+ * module cannot be loaded: readers then see op and step runs as they
+ * are). Loop thread. */
+const struct proto_code *dmn_run_code(dmn_run *r);
 
 /* Persisted stream paths. */
 void dmn_run_stream_path(const dmn_run *r, char *buf, size_t len);

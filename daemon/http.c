@@ -346,11 +346,8 @@ static dmn_run *route_run(dmn_server *srv, const char *uri, const char **rest,
     return dmn_run_find(srv, id);
 }
 
-/* The module.wasm kept in the run's directory, loaded (not instantiated):
- * *bytes (malloc'd) must outlive *m. 0, or -1 with a message and nothing
- * left to free. */
-static int load_module(const dmn_run *r, uint8_t **bytes, vm_module **m,
-                       char *err, size_t errlen)
+int dmn_run_load_module(const dmn_run *r, uint8_t **bytes, vm_module **m,
+                        char *err, size_t errlen)
 {
     vm_load_options lo = {.features = VM_FEATURE_TAIL_CALL |
                                       VM_FEATURE_EXCEPTIONS};
@@ -404,7 +401,7 @@ static json_t *listing_json(const dmn_run *r, char *err, size_t errlen)
     size_t tlen;
     uint32_t line = 1;
 
-    if (load_module(r, &bytes, &m, err, errlen) != 0 ||
+    if (dmn_run_load_module(r, &bytes, &m, err, errlen) != 0 ||
         vm_listing_new(m, &l, err, errlen) != 0)
         goto done;
     funcs = json_array();
@@ -492,7 +489,7 @@ static int load_debug(const dmn_run *r, uint8_t **bytes, vm_module **m,
     char derr[256];
 
     *dbg = NULL;
-    if (load_module(r, bytes, m, err, errlen) != 0)
+    if (dmn_run_load_module(r, bytes, m, err, errlen) != 0)
         return -1;
     if (vm_debug_new(*m, dbg, derr, sizeof derr) != 0)
         *dbg = NULL;

@@ -485,13 +485,6 @@ static const proto_val *adapt_vals(dmn_vm_tracer *a, const vm_trace_vals *v,
     return a->vals;
 }
 
-static void hook_op(void *user, uint32_t opcode, uint32_t offset)
-{
-    dmn_vm_tracer *a = user;
-
-    dmn_tracer_op(a->t, opcode, offset);
-}
-
 /*
  * The frequent frame events go from the hook's slot values straight into
  * the ring (proto_ring_push_frame: no proto_val array, a specialised
@@ -606,8 +599,6 @@ static int by_line(const void *x, const void *y)
  * the frame's line. Frames deeper than DMN_SINK_DEPTHS always step.
  */
 #define DMN_SINK_DEPTHS (1u << 16)
-/* Steps go into the sink once the protocol has step runs. */
-#define DMN_SINK_STEPS 0
 
 static int sink_lines(dmn_sink *s, const dmn_lines *l)
 {
@@ -645,7 +636,7 @@ static int sink_lines(dmn_sink *s, const dmn_lines *l)
 void dmn_vm_tracer_lines(dmn_vm_tracer *a, dmn_lines *lines)
 {
     a->lines = lines;
-    if (DMN_SINK_STEPS && a->t->sink && sink_lines(a->t->sink, lines) == 0)
+    if (a->t->sink && sink_lines(a->t->sink, lines) == 0)
         return; /* the VM steps into the sink */
     /* No memory for the tables: the hooks do it, more slowly. */
     sink_close(a->t);
@@ -671,24 +662,22 @@ int dmn_vm_tracer_init(dmn_vm_tracer *a, dmn_tracer *t)
     if (!a->vals)
         return VM_ERR_NOMEM;
     a->vm.user = a;
-    /* op only when recorded: it switches the VM to instrumented code. */
-    a->vm.op = t->level == PROTO_LEVEL_OPS ? hook_op : NULL;
     a->vm.call = hook_call;
     a->vm.ret = hook_ret;
     a->vm.host_call = hook_host_call;
     a->vm.host_return = hook_host_return;
     a->vm.throw_ = hook_throw;
     a->vm.trap = hook_trap;
-    /* Calls, returns and steps: the VM writes them into the sink, except
-     * at level ops, where every op is a hook between them. */
-    if (t->level != PROTO_LEVEL_OPS) {
-        if (sink_open(t) != 0) {
-            free(a->vals);
-            a->vals = NULL;
-            return VM_ERR_NOMEM;
-        }
-        a->vm.sink = &t->sink->vm;
+    /* Calls and returns, op runs at level ops (which switches the VM to
+     * instrumented code, so a calls run never pays for it) and step runs
+     * at level lines: the VM writes them into the sink. */
+    if (sink_open(t) != 0) {
+        free(a->vals);
+        a->vals = NULL;
+        return VM_ERR_NOMEM;
     }
+    t->sink->vm.ops = t->level == PROTO_LEVEL_OPS;
+    a->vm.sink = &t->sink->vm;
     return 0;
 }
 

@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <traced/proto_code.h>
+
 #include "cli_values.h"
 #include "ct_output.h"
 #include "dmn.h"
@@ -418,6 +420,28 @@ static void ring_ended(dmn_run *r)
     maybe_finish(r);
 }
 
+const proto_code *dmn_run_code(dmn_run *r)
+{
+    char err[256] = "";
+    uint8_t *bytes;
+    vm_module *m;
+
+    if (r->code || r->code_failed || r->spec.level == PROTO_LEVEL_CALLS)
+        return r->code;
+    if (dmn_run_load_module(r, &bytes, &m, err, sizeof err) == 0) {
+        if (proto_code_new(m, &r->code, err, sizeof err) != 0)
+            r->code = NULL;
+        vm_module_free(m);
+        free(bytes);
+    }
+    if (!r->code) {
+        r->code_failed = true;
+        dmn_server_log(r->srv, "run %" PRIu64 ": op and step runs stay "
+                       "unexpanded: %s", r->id, err);
+    }
+    return r->code;
+}
+
 static void drain(dmn_run *r)
 {
     char err[256];
@@ -450,6 +474,7 @@ static void drain(dmn_run *r)
             dmn_server_log(r->srv, "run %" PRIu64 ": chunker refused seq %"
                            PRIu64, r->id, raw.seq);
         proto_raw_events_init(&it, &raw);
+        proto_raw_events_set_code(&it, r->code);
         while ((rc = proto_raw_events_next(&it, &r->scratch, err,
                                            sizeof err)) == 0) {
             dmn_evt *e;
@@ -546,6 +571,7 @@ static void run_free(dmn_run *r)
         close(r->idx_fd);
     vm_store_free(r->store);
     vm_module_free(r->module);
+    proto_code_free(r->code);
     free(r->invoke_args);
     json_decref(r->results);
     dmn_spec_close(&r->spec);
@@ -728,6 +754,12 @@ int dmn_run_submit(dmn_server *srv, const uint8_t *wasm, size_t len,
             goto fail;
         }
         dmn_lines_close(&lines);
+    }
+    if (r->spec.level != PROTO_LEVEL_CALLS &&
+        proto_code_new(r->module, &r->code, err, errlen) != 0) {
+        *code = "internal";
+        status = 500;
+        goto fail;
     }
     proto_sha256(wasm, len, r->hash);
     proto_hex(r->hash, 32, r->hash_hex);

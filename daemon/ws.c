@@ -50,6 +50,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <traced/proto_code.h>
+
 #include "dmn.h"
 
 #define FRAME_EVENTS 1024         /* events per frame at most, and the
@@ -969,6 +971,8 @@ static void fill_from_file(dmn_sub *s, wsframe *f, uint64_t limit)
             s->reader = NULL;
             return; /* not yet (follow) or gone: tried again later */
         }
+        /* Op and step runs come out as the op and step events they are. */
+        proto_reader_set_code(s->reader, dmn_run_code(r));
         s->reader_seq = UINT64_MAX;
     }
     if (s->reader_seq != f->next_seq) {

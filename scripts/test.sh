@@ -11,7 +11,8 @@
 #   demo         traced run of tests/demo/fib.wat prints i32:832040
 #
 # and once: the ring stress tests (10^8 events in the release build, 10^7
-# under ThreadSanitizer, lossless and lossy), a 60-second fuzz run (scripts/fuzz.sh 60) when that script and
+# under ThreadSanitizer, lossless and lossy, one event per record and in
+# batch records), a 60-second fuzz run (scripts/fuzz.sh 60) when that script and
 # clang exist, every tests/*/run.sh (given the release build dir), and
 # tests/daemon/valgrind.sh (the daemon under memcheck) when valgrind exists.
 #
@@ -148,9 +149,11 @@ done
 # The ring is the one lock-free structure: stress it at full size in the
 # release build and under ThreadSanitizer (docs/protocol.md, "The ring").
 tier "release: ring stress 10^8" run_built build/release/ring_stress 100000000 both
+tier "release: ring stress 10^8, batches" run_built build/release/ring_stress 100000000 both 0 batches
 if tier "tsan: build" scripts/build.sh tsan; then
     tier "tsan: unit test_proto" run_built build/tsan/test_proto
     tier "tsan: ring stress 10^7" run_built build/tsan/ring_stress 10000000 both
+    tier "tsan: ring stress 10^7, batches" run_built build/tsan/ring_stress 10000000 both 0 batches
 fi
 
 if [[ -x scripts/fuzz.sh ]]; then

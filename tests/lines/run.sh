@@ -77,8 +77,9 @@ record() {
         "$wasm" "$@" >"$tmp/$name.out" 2>&1
     "$tracectl" tail --file "$tmp/$name/stream.trace" --no-follow \
         --module "$wasm" >"$tmp/$name.tree"
+    # With the module, step runs come out as their step events.
     "$tracectl" tail --file "$tmp/$name/stream.trace" --no-follow \
-        --format jsonl >"$tmp/$name.jsonl"
+        --module "$wasm" --format jsonl >"$tmp/$name.jsonl"
 }
 
 # Every call has exactly one return, in a finished run.

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# What recording costs: each kernel run untraced and recorded
+# (traced run --trace-dir) at a level, both in one measurement.
+#
+# Usage: scripts/bench-record.sh [--runs N] [--no-build] [--level L]...
+#                                [KERNEL...]
+#
+#   --runs N     timed runs per command (default 5, at least 3)
+#   --no-build   do not (re)build build/release
+#   --level L    calls, ops or lines (repeatable; default calls and ops)
+#   KERNEL...    only these kernels (names of bench/kernels/*.wat)
+#
+# Levels calls and ops run bench/kernels/*.wat (`--invoke run`, as
+# scripts/bench.sh builds them). Level lines runs the same kernels in
+# C, bench/wasi/kernels.c built with -g (one repetition: `-- -n 1 NAME`),
+# since it needs DWARF; its untraced peer is that module, untraced.
+#
+# For every kernel and level both commands run in one hyperfine invocation
+# (-N, one warm-up run each); the table reports their medians, the ratio,
+# the events recorded (from the stream's index), the stream's bytes, and
+# bytes per event. Environment: TRACED (default build/release/traced),
+# WAT2WASM (default wat2wasm), CLANG (default clang).
+#
+# Output: a markdown table per level on stdout; progress on stderr. Exits 1
+# when a recorded run fails or records no events, 2 on a usage or setup
+# error.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+OUT=$ROOT/bench/out
+TRACED=${TRACED:-$ROOT/build/release/traced}
+WAT2WASM=${WAT2WASM:-wat2wasm}
+CLANG=${CLANG:-clang}
+runs=5
+build=1
+levels=()
+selected=()
+
+usage() { sed -n '2,25s/^# \{0,1\}//p' "$0"; }
+die() { echo "bench-record.sh: $*" >&2; exit 2; }
+log() { echo "bench-record.sh: $*" >&2; }
+
+while [ $# -gt 0 ]; do
+    case $1 in
+    --runs)
+        [ $# -ge 2 ] || die "--runs needs a number"
+        runs=$2
+        shift
+        ;;
+    --no-build) build=0 ;;
+    --level)
+        [ $# -ge 2 ] || die "--level needs calls, ops or lines"
+        case $2 in calls | ops | lines) levels+=("$2") ;;
+        *) die "unknown level $2" ;; esac
+        shift
+        ;;
+    -h | --help) usage; exit 0 ;;
+    -*) die "unknown option $1 (see --help)" ;;
+    *) selected+=("$1") ;;
+    esac
+    shift
+done
+[ "$runs" -ge 3 ] 2>/dev/null || die "--runs must be at least 3"
+[ ${#levels[@]} -gt 0 ] || levels=(calls ops)
+command -v hyperfine >/dev/null || die "hyperfine is needed (scripts/setup.sh)"
+
+if [ $build = 1 ]; then
+    log "building build/release"
+    "$ROOT/scripts/build.sh" release >&2 || die "build failed"
+fi
+[ -x "$TRACED" ] || die "no $TRACED"
+
+kernels=()
+if [ ${#selected[@]} -gt 0 ]; then
+    kernels=("${selected[@]}")
+else
+    for f in "$ROOT"/bench/kernels/*.wat; do
+        kernels+=("$(basename "$f" .wat)")
+    done
+fi
+mkdir -p "$OUT"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+# Events in a stream: the last index entry's first seq + count (docs/
+# protocol.md section 5: 16-byte header, 24-byte entries).
+events_of() {
+    local idx=$1.idx size last
+    size=$(stat -c %s "$idx")
+    [ "$size" -ge 40 ] || { echo 0; return; }
+    last=$((size - 24))
+    local first count
+    first=$(od -An -t u8 -j "$last" -N 8 "$idx" | tr -d ' ')
+    count=$(od -An -t u4 -j $((last + 16)) -N 4 "$idx" | tr -d ' ')
+    echo $((first + count))
+}
+
+# median of hyperfine's JSON times for command index $2 of file $1
+median_of() {
+    sed -n 's/.*"median": *\([0-9.eE+-]*\).*/\1/p' "$1" | sed -n "$(($2 + 1))p"
+}
+
+status=0
+for level in "${levels[@]}"; do
+    echo
+    echo "### level $level"
+    echo
+    echo "| kernel | untraced (s) | recorded (s) | ratio | events | stream bytes | bytes/event |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    if [ "$level" = lines ]; then
+        module=$OUT/kernels-g.wasm
+        if [ ! -f "$module" ] || [ "$ROOT/bench/wasi/kernels.c" -nt "$module" ]; then
+            log "building $module"
+            "$CLANG" --target=wasm32-wasi --sysroot=/usr -O2 -g -msimd128 \
+                -ffp-contract=off "$ROOT/bench/wasi/kernels.c" -o "$module" ||
+                die "cannot build $module (clang with wasm32-wasi and wasi-libc)"
+        fi
+    fi
+    for k in "${kernels[@]}"; do
+        if [ "$level" = lines ]; then
+            plain="$TRACED run $module -- -n 1 $k"
+            rec="$TRACED run --trace-dir $tmp/d --level lines $module -- -n 1 $k"
+        else
+            wat=$ROOT/bench/kernels/$k.wat
+            [ -f "$wat" ] || die "no kernel $k"
+            if [ ! -f "$OUT/$k.wasm" ] || [ "$wat" -nt "$OUT/$k.wasm" ]; then
+                "$WAT2WASM" "$wat" -o "$OUT/$k.wasm" ||
+                    die "wat2wasm $k failed"
+            fi
+            plain="$TRACED run $OUT/$k.wasm --invoke run"
+            rec="$TRACED run --trace-dir $tmp/d --level $level $OUT/$k.wasm --invoke run"
+        fi
+        log "$level $k"
+        rm -rf "$tmp/d"
+        if ! hyperfine -N --warmup 1 --runs "$runs" --export-json "$tmp/h.json" \
+            --prepare "rm -rf $tmp/d" "$plain" "$rec" >/dev/null 2>"$tmp/err"; then
+            log "$level $k: a run failed: $(tail -3 "$tmp/err")"
+            status=1
+            continue
+        fi
+        # The last timed run's stream is left in $tmp/d.
+        t0=$(median_of "$tmp/h.json" 0)
+        t1=$(median_of "$tmp/h.json" 1)
+        ev=$(events_of "$tmp/d/stream.trace")
+        bytes=$(stat -c %s "$tmp/d/stream.trace")
+        [ "$ev" -gt 0 ] || { log "$level $k: no events recorded"; status=1; }
+        awk -v k="$k" -v a="$t0" -v b="$t1" -v e="$ev" -v n="$bytes" 'BEGIN {
+            printf "| %s | %.3f | %.3f | %.2fx | %d | %d | %.2f |\n",
+                k, a, b, b / a, e, n, (e > 0 ? n / e : 0) }'
+    done
+done
+echo
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $(date -u '+%Y-%m-%d %H:%M UTC')"
+exit $status
