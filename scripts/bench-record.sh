@@ -18,8 +18,10 @@
 # For every kernel and level both commands run in one hyperfine invocation
 # (-N, one warm-up run each); the table reports their medians, the ratio,
 # the events recorded (from the stream's index), the stream's bytes, and
-# bytes per event. Environment: TRACED (default build/release/traced),
-# WAT2WASM (default wat2wasm), CLANG (default clang).
+# bytes per event; at level ops also the instructions executed (run_end's
+# counter, read with tracectl) and bytes per instruction. Environment:
+# TRACED (default build/release/traced), TRACECTL (default: beside
+# TRACED), WAT2WASM (default wat2wasm), CLANG (default clang).
 #
 # Output: a markdown table per level on stdout; progress on stderr. Exits 1
 # when a recorded run fails or records no events, 2 on a usage or setup
@@ -28,6 +30,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 OUT=$ROOT/bench/out
 TRACED=${TRACED:-$ROOT/build/release/traced}
+TRACECTL=${TRACECTL:-$(dirname "$TRACED")/tracectl}
 WAT2WASM=${WAT2WASM:-wat2wasm}
 CLANG=${CLANG:-clang}
 runs=5
@@ -101,11 +104,20 @@ median_of() {
 
 status=0
 for level in "${levels[@]}"; do
+    sum_bytes=0
+    sum_ops=0
+    geo=0
+    nk=0
     echo
     echo "### level $level"
     echo
-    echo "| kernel | untraced (s) | recorded (s) | ratio | events | stream bytes | bytes/event |"
-    echo "|---|---:|---:|---:|---:|---:|---:|"
+    if [ "$level" = ops ]; then
+        echo "| kernel | untraced (s) | recorded (s) | ratio | events | stream bytes | bytes/event | ops | bytes/op |"
+        echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    else
+        echo "| kernel | untraced (s) | recorded (s) | ratio | events | stream bytes | bytes/event |"
+        echo "|---|---:|---:|---:|---:|---:|---:|"
+    fi
     if [ "$level" = lines ]; then
         module=$OUT/kernels-g.wasm
         if [ ! -f "$module" ] || [ "$ROOT/bench/wasi/kernels.c" -nt "$module" ]; then
@@ -143,10 +155,34 @@ for level in "${levels[@]}"; do
         ev=$(events_of "$tmp/d/stream.trace")
         bytes=$(stat -c %s "$tmp/d/stream.trace")
         [ "$ev" -gt 0 ] || { log "$level $k: no events recorded"; status=1; }
-        awk -v k="$k" -v a="$t0" -v b="$t1" -v e="$ev" -v n="$bytes" 'BEGIN {
-            printf "| %s | %.3f | %.3f | %.2fx | %d | %d | %.2f |\n",
-                k, a, b, b / a, e, n, (e > 0 ? n / e : 0) }'
+        extra=""
+        if [ "$level" = ops ]; then
+            # run_end is the last event; its counters hold the ops.
+            ops=$("$TRACECTL" tail --file "$tmp/d/stream.trace" --no-follow \
+                --from $((ev - 1)) --format jsonl | tail -1 |
+                sed -n 's/.*"ops":\([0-9]*\).*/\1/p')
+            [ -n "$ops" ] && [ "$ops" -gt 0 ] || { log "$level $k: no ops counted"; status=1; ops=0; }
+            extra=$(awk -v n="$bytes" -v o="$ops" 'BEGIN {
+                printf " %d | %.2f |", o, (o > 0 ? n / o : 0) }')
+            sum_bytes=$((sum_bytes + bytes))
+            sum_ops=$((sum_ops + ops))
+        fi
+        geo=$(awk -v g="$geo" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f", g + log(b / a) }')
+        nk=$((nk + 1))
+        awk -v k="$k" -v a="$t0" -v b="$t1" -v e="$ev" -v n="$bytes" \
+            -v x="$extra" 'BEGIN {
+            printf "| %s | %.3f | %.3f | %.2fx | %d | %d | %.2f |%s\n",
+                k, a, b, b / a, e, n, (e > 0 ? n / e : 0), x }'
     done
+    echo
+    if [ "$nk" -gt 0 ]; then
+        awk -v g="$geo" -v n="$nk" 'BEGIN {
+            printf "geometric mean of the ratios: %.2fx\n", exp(g / n) }'
+    fi
+    if [ "$level" = ops ] && [ "$sum_ops" -gt 0 ]; then
+        awk -v b="$sum_bytes" -v o="$sum_ops" 'BEGIN {
+            printf "all kernels: %d stream bytes for %d ops, %.2f bytes an op\n", b, o, b / o }'
+    fi
 done
 echo
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); $(date -u '+%Y-%m-%d %H:%M UTC')"
