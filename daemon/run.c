@@ -376,10 +376,10 @@ void dmn_tracer_op(dmn_tracer *t, uint32_t opcode, uint32_t offset)
     emit(t, &ev);
 }
 
-/* Steps come by the million in line-dense loops: ev is set field by
- * field, since `= {0}` zeroes the whole union with a rep stos that took
- * 14% of a recorded bytecode kernel (perf, docs/performance.md, "lines
- * recording"). */
+/* A step from the step hook (the lines fallback without the sink's
+ * tables): ev is set field by field, since `= {0}` zeroes the whole
+ * union with a rep stos that took 14% of a recorded bytecode kernel
+ * (perf) when every step came this way. */
 void dmn_tracer_step(dmn_tracer *t, uint32_t file, uint32_t line,
                      uint32_t column)
 {
@@ -486,11 +486,10 @@ static const proto_val *adapt_vals(dmn_vm_tracer *a, const vm_trace_vals *v,
 }
 
 /*
- * The frequent frame events go from the hook's slot values straight into
- * the ring (proto_ring_push_frame: no proto_val array, a specialised
- * encoder, the same bytes): adapt_vals and the generic encoder were about
- * a fifth of a recorded fib run's instructions (docs/performance.md,
- * "calls recording"). Otherwise as emit_at.
+ * The frame events the hooks still give (host returns; calls and returns
+ * too should the lines tables not be allocated) go from the hook's slot
+ * values straight into the ring (proto_ring_push_frame: no proto_val
+ * array, a specialised encoder, the same bytes). Otherwise as emit_at.
  */
 static void emit_frame(dmn_tracer *t, proto_event_type type, uint32_t func,
                        uint32_t second, const vm_trace_vals *vals)
