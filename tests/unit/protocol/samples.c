@@ -1,8 +1,11 @@
 /* See samples.h. */
-#include "samples.h"
-
+#include <check.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "samples.h"
 
 static const proto_val edge_vals[] = {
     {.type = VM_I32, .of.i32 = 0},
@@ -113,4 +116,21 @@ size_t samples_fill(proto_event *evs)
     for (size_t i = 1; i < n; i++)
         evs[i].seq = proto_event_next_seq(&evs[i - 1]);
     return n;
+}
+
+void samples_tmp_make(const char *tag, char *dir, size_t dirlen, char *path,
+                      size_t pathlen)
+{
+    snprintf(dir, dirlen, "/tmp/traced-%s-XXXXXX", tag);
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    snprintf(path, pathlen, "%s/run.trace", dir);
+}
+
+void samples_tmp_remove(const char *dir)
+{
+    char cmd[160];
+
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
 }

@@ -12,4 +12,12 @@
 #define SAMPLES_MAX 64
 size_t samples_fill(proto_event *evs);
 
+/* The trace file tests' fixture: a fresh directory /tmp/traced-TAG-XXXXXX
+ * in dir (its path; at least 64 bytes) and path = dir/run.trace (at
+ * least 128 bytes); samples_tmp_remove deletes the directory and all in
+ * it (a message on stderr if it cannot). */
+void samples_tmp_make(const char *tag, char *dir, size_t dirlen, char *path,
+                      size_t pathlen);
+void samples_tmp_remove(const char *dir);
+
 #endif

@@ -12,6 +12,7 @@
 
 #include "proto_int.h"
 #include "ring_harness.h"
+#include "samples.h"
 #include "suites.h"
 #include "traced/proto_ring.h"
 #include "traced/wire.h"
@@ -20,18 +21,12 @@ static char dir[64], path[128];
 
 static void setup(void)
 {
-    strcpy(dir, "/tmp/traced-batch-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/run.trace", dir);
+    samples_tmp_make("batch", dir, sizeof dir, path, sizeof path);
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    samples_tmp_remove(dir);
 }
 
 static const proto_file_header hdr = {

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "proto_int.h"
+#include "samples.h"
 #include "suites.h"
 #include "traced/proto.h"
 #include "traced/proto_code.h"
@@ -62,18 +63,12 @@ static char dir[64], path[128];
 
 static void setup(void)
 {
-    strcpy(dir, "/tmp/traced-runs-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/run.trace", dir);
+    samples_tmp_make("runs", dir, sizeof dir, path, sizeof path);
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    samples_tmp_remove(dir);
 }
 
 static const proto_file_header hdr = {

@@ -22,19 +22,13 @@ static char dir[64], path[128], ipath[160];
 
 static void setup(void)
 {
-    strcpy(dir, "/tmp/traced-proto-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/run.trace", dir);
+    samples_tmp_make("proto", dir, sizeof dir, path, sizeof path);
     snprintf(ipath, sizeof ipath, "%s.idx", path);
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-
-    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "could not remove %s\n", dir);
+    samples_tmp_remove(dir);
 }
 
 static const proto_file_header hdr = {
