@@ -25,6 +25,8 @@ const HEAVY_MS = 500;  // the heavy panels (histogram, activity chart, flame cha
 // the page's share of a loaded 2-core machine, a task's wall time is many
 // times its CPU time, and the test bounds every task's wall time (200 ms).
 const SLICE_MS = 4;
+// New calls added to the call tree's rows per light update (flattenTree).
+const FLAT_NODES = 32768;
 
 function countNl(s) {
   let n = 0;
@@ -541,7 +543,7 @@ export class RunView {
   // flipped, see treeDefaultOpen) walks the open tree again. While an
   // expansion is in progress new calls wait (its walk covers the nodes
   // that were there when it started).
-  flattenTree(full = false) {
+  flattenTree(full = false, all = false) {
     const t = this.trace;
     if (this.treeJob) { if (!full) return; this.treeJob = null; }
     if (!this.treeVis || this.treeVis.length < t.ncap) {
@@ -551,9 +553,15 @@ export class RunView {
       this.treeVis = vis; this.treeOpenAt = openAt;
     }
     const vis = this.treeVis, openAt = this.treeOpenAt;
-    let rows = this.treeRows, k = this.treeCount;
+    let rows = this.treeRows, k = this.treeCount, upto = t.nodes;
     if (!full && this.treeNodes !== undefined) {
-      for (let n = this.treeNodes; n < t.nodes; n++) {
+      // At most FLAT_NODES new nodes a frame (unless `all`: the cursor
+      // moved and the tree must show its stack), the rest at the next
+      // light update: a run delivered at ~3 M events/s brought a few
+      // hundred thousand new calls per frame, and one frame took 110 ms.
+      if (!all) upto = Math.min(t.nodes, this.treeNodes + FLAT_NODES);
+      if (upto < t.nodes) this.refresh();
+      for (let n = this.treeNodes; n < upto; n++) {
         const p = t.nParent(n);
         let show = p === 0;
         if (!show && vis[p]) {
@@ -582,7 +590,7 @@ export class RunView {
         if (t.nFirst(n) >= 0 && o) { stack.push(n); n = t.nFirst(n); } else n = t.nNext(n);
       }
     }
-    this.treeNodes = t.nodes;
+    this.treeNodes = upto;
     this.treeRows = rows;
     this.treeCount = k;
     this.tree.setCount(k);
@@ -718,7 +726,7 @@ export class RunView {
     if (e.target.classList.contains('twisty')) {
       if (!this.trace.nKids(n)) return;
       this.finishTreeJob();
-      this.flattenTree();
+      this.flattenTree(false, true);
       if (this.isOpen(n)) this.collapseTree(n);
       else {
         this.treeOpen.set(n, true);
@@ -862,13 +870,14 @@ export class RunView {
     this.stackSet = new Set(stack);
     const top = stack.length ? stack[stack.length - 1] : -1;
     this.stackTop = top;
-    this.flattenTree();
+    // all of them after a move: the tree opens along the new stack
+    this.flattenTree(false, cursorMoved);
     // open the tree along the stack so the cursor's call is visible (not
     // while following a live run: that would open every call as it
     // comes). The outermost node opened now holds the others: one
     // expansion of it shows them all.
     if (cursorMoved && stack.length) {
-      if (this.treeJob) { this.finishTreeJob(); this.flattenTree(); }
+      if (this.treeJob) { this.finishTreeJob(); this.flattenTree(false, true); }
       let first = -1;
       for (const n of stack) {
         if (t.nKids(n) && !this.isOpen(n)) { this.treeOpen.set(n, true); if (first < 0) first = n; }
