@@ -546,6 +546,7 @@ void vm_trace_sink_flush(vm_trace_sink *k)
         start = k->op_start;
         n = k->op_count;
         k->op_count = 0;
+        k->op_next = UINT32_MAX; /* no run: the next op starts one */
         p = sink_head(k, 14 /* ops */, 3 + 3 * WIRE_UV_MAX);
         p = wire_put_sv(p, (int64_t)start - (int64_t)k->prev_offset);
         k->prev_offset = start;

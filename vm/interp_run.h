@@ -1351,7 +1351,7 @@ l_base:
 #if VM_TRACED
         if (op_sink) {
             /* Most ops continue the run: a compare and an add. */
-            if (pc[2] == op_sink->op_next && op_sink->op_count)
+            if (pc[2] == op_sink->op_next)
                 op_sink->op_count++;
             else
                 sink_op_break(op_sink, pc[2]);

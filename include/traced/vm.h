@@ -445,9 +445,9 @@ struct vm_trace_sink {
     uint32_t step_start, step_count;
     uint64_t nsteps;
     /* Ops: the run in progress (op_count instructions from op_start, the
-     * next one expected at op_next), the delta state's offset (the owner
-     * zeroes it with each batch) and the ops counted. At most one of the
-     * two runs is in progress. */
+     * next one expected at op_next, UINT32_MAX or 0 when there is none),
+     * the delta state's offset (the owner zeroes it with each batch) and
+     * the ops counted. At most one of the two runs is in progress. */
     bool ops;
     uint32_t op_start, op_count, op_next, prev_offset;
     uint64_t nops;
