@@ -545,6 +545,24 @@ static int get_run_count(reader *rd, const proto_event *ev, uint64_t *out)
     return 0;
 }
 
+/* An op's or an op run's code offset: svarint delta from prev_offset,
+ * the result within u32. */
+static int get_offset(reader *rd, const proto_delta *d, uint32_t *out)
+{
+    int64_t delta = 0;
+    uint64_t off;
+    int rc;
+
+    if ((rc = get_s64(rd, &delta)) < 0)
+        return rc;
+    off = d->prev_offset + (uint64_t)delta;
+    if (off > UINT32_MAX)
+        return FAIL(rd, PROTO_ERR_MALFORMED,
+                    "code offset out of range before byte %zu", at(rd));
+    *out = (uint32_t)off;
+    return 0;
+}
+
 static int decode_body(reader *rd, const proto_delta *d, proto_event *ev)
 {
     int rc = 0;
@@ -571,8 +589,6 @@ static int decode_body(reader *rd, const proto_delta *d, proto_event *ev)
     case PROTO_OP: {
         uint8_t byte = 0;
         uint32_t sub = 0;
-        int64_t delta = 0;
-        uint64_t off;
 
         if ((rc = get_u8(rd, &byte)) < 0)
             return rc;
@@ -586,14 +602,7 @@ static int decode_body(reader *rd, const proto_delta *d, proto_event *ev)
         } else {
             ev->as.op.opcode = byte;
         }
-        if ((rc = get_s64(rd, &delta)) < 0)
-            return rc;
-        off = d->prev_offset + (uint64_t)delta;
-        if (off > UINT32_MAX)
-            return FAIL(rd, PROTO_ERR_MALFORMED,
-                        "code offset out of range before byte %zu", at(rd));
-        ev->as.op.offset = (uint32_t)off;
-        return 0;
+        return get_offset(rd, d, &ev->as.op.offset);
     }
     case PROTO_THROW:
         if ((rc = get_u32(rd, &ev->as.throw_.tag)) < 0)
@@ -639,19 +648,10 @@ static int decode_body(reader *rd, const proto_delta *d, proto_event *ev)
             return rc;
         return 0;
     }
-    case PROTO_OPS: {
-        int64_t delta = 0;
-        uint64_t off;
-
-        if ((rc = get_s64(rd, &delta)) < 0)
+    case PROTO_OPS:
+        if ((rc = get_offset(rd, d, &ev->as.ops.offset)) < 0)
             return rc;
-        off = d->prev_offset + (uint64_t)delta;
-        if (off > UINT32_MAX)
-            return FAIL(rd, PROTO_ERR_MALFORMED,
-                        "code offset out of range before byte %zu", at(rd));
-        ev->as.ops.offset = (uint32_t)off;
         return get_run_count(rd, ev, &ev->as.ops.count);
-    }
     case PROTO_STEPS:
         if ((rc = get_u32(rd, &ev->as.steps.point)) < 0)
             return rc;
