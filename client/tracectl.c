@@ -648,7 +648,6 @@ static int read_whole(const char *path, uint8_t **out, size_t *len);
 typedef struct cli_module {
     vm_module *m;
     proto_source *src;
-    proto_code *code; /* expands op and step runs */
     proto_json_opts opts;
 } cli_module;
 
@@ -669,8 +668,7 @@ static int module_open(cli_module *cm, const char *path)
     }
     rc = vm_module_new(bytes, len, &lo, &cm->m, err, sizeof err);
     free(bytes);
-    if (rc || proto_source_new(cm->m, &cm->src, err, sizeof err) != 0 ||
-        proto_code_new(cm->m, &cm->code, err, sizeof err) != 0) {
+    if (rc || proto_source_new(cm->m, &cm->src, err, sizeof err) != 0) {
         fprintf(stderr, "tracectl: %s: %s\n", path, err);
         proto_source_free(cm->src);
         vm_module_free(cm->m);
@@ -682,7 +680,6 @@ static int module_open(cli_module *cm, const char *path)
 
 static void module_close(cli_module *cm)
 {
-    proto_code_free(cm->code);
     proto_source_free(cm->src);
     vm_module_free(cm->m);
 }
@@ -694,6 +691,7 @@ static int tail_file(const char *path, const char *from, bool tree,
                      bool follow, const cli_module *cm)
 {
     proto_reader *r = NULL;
+    proto_code *code = NULL; /* expands op and step runs */
     proto_event ev;
     cli_tail t = {.tree = tree, .opts = cm ? &cm->opts : NULL};
     char err[256];
@@ -715,9 +713,16 @@ static int tail_file(const char *path, const char *from, bool tree,
         return 1;
     }
     /* With the module, op and step runs print as their op and step
-     * events; without it, as the runs they are. */
-    if (cm)
-        proto_reader_set_code(r, cm->code);
+     * events; without it, as the runs they are. Only levels ops and
+     * lines have runs: a calls file does not need the code map. */
+    if (cm && proto_reader_header(r)->level != PROTO_LEVEL_CALLS) {
+        if (proto_code_new(cm->m, &code, err, sizeof err) != 0) {
+            fprintf(stderr, "tracectl: %s\n", err);
+            proto_reader_free(r);
+            return 1;
+        }
+        proto_reader_set_code(r, code);
+    }
     proto_event_init(&ev);
     while (!interrupted) {
         if (!positioned) {
@@ -748,6 +753,7 @@ static int tail_file(const char *path, const char *from, bool tree,
     }
     proto_event_close(&ev);
     proto_reader_free(r);
+    proto_code_free(code);
     json_decref(t.files);
     fflush(stdout);
     if (!follow && (rc == PROTO_ERR_END || rc == PROTO_ERR_TORN))
