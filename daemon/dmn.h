@@ -86,10 +86,11 @@ void dmn_evt_unref(dmn_evt *e);
 /* ---- the event producer (run thread) ---------------------------------- */
 
 /*
- * The producer side of one run: one function per event kind. The run
- * thread calls run_start, output, run_end today; the VM's tracer hooks
- * (call, return, host calls, op, throw, trap) plug into the others without
- * touching the loop side. Pointers in arguments are borrowed for the call.
+ * The producer side of one run. Calls, returns and op or step runs come
+ * from the VM's sink (dmn_sink); the other events have a function each.
+ * The run thread calls run_start, output and run_end; the VM's hooks call
+ * host_call, throw, trap and (lines fallback) step. Pointers in arguments
+ * are borrowed for the call.
  */
 /*
  * The VM's trace sink of a dmn_tracer: the VM writes call and return
@@ -139,15 +140,8 @@ int dmn_run_start_lists(proto_run_start *rs, const char *prog,
                         char *const *args, uint32_t nargs,
                         const vm_module *m);
 void dmn_run_start_lists_free(proto_run_start *rs);
-void dmn_tracer_call(dmn_tracer *t, uint32_t func, uint32_t depth,
-                     const proto_val *args, uint32_t nargs);
-void dmn_tracer_return(dmn_tracer *t, uint32_t func, uint32_t depth,
-                       const proto_val *results, uint32_t nresults);
 void dmn_tracer_host_call(dmn_tracer *t, uint32_t func, uint32_t import,
                           const proto_val *args, uint32_t nargs);
-void dmn_tracer_host_return(dmn_tracer *t, uint32_t func, uint32_t import,
-                            const proto_val *results, uint32_t nresults);
-void dmn_tracer_op(dmn_tracer *t, uint32_t opcode, uint32_t offset);
 void dmn_tracer_throw(dmn_tracer *t, uint32_t tag, const proto_val *payload,
                       uint32_t n);
 void dmn_tracer_trap(dmn_tracer *t, int32_t code, const char *message);

@@ -1,7 +1,8 @@
 /*
  * The run thread: instantiate the module in the run's own store, call it,
- * and produce the run's events into its ring through dmn_tracer, the
- * producer adapter (one function per event kind).
+ * and produce the run's events into its ring through dmn_tracer: the VM's
+ * sink for calls, returns and op or step runs, and a function per other
+ * event kind.
  *
  * Threads: everything in this file runs on the run's thread. It touches
  * the run's vm objects, the producer side of its ring and the run fields
@@ -312,33 +313,6 @@ void dmn_run_start_lists_free(proto_run_start *rs)
     rs->argc = rs->nimports = 0;
 }
 
-void dmn_tracer_call(dmn_tracer *t, uint32_t func, uint32_t depth,
-                     const proto_val *args, uint32_t nargs)
-{
-    proto_event ev = {.type = PROTO_CALL};
-
-    t->counters.calls++;
-    if (depth > t->counters.max_depth)
-        t->counters.max_depth = depth;
-    ev.as.call.func = func;
-    ev.as.call.depth = depth;
-    ev.as.call.args.items = args;
-    ev.as.call.args.count = nargs;
-    emit(t, &ev);
-}
-
-void dmn_tracer_return(dmn_tracer *t, uint32_t func, uint32_t depth,
-                       const proto_val *results, uint32_t nresults)
-{
-    proto_event ev = {.type = PROTO_RETURN};
-
-    ev.as.ret.func = func;
-    ev.as.ret.depth = depth;
-    ev.as.ret.results.items = results;
-    ev.as.ret.results.count = nresults;
-    emit(t, &ev);
-}
-
 void dmn_tracer_host_call(dmn_tracer *t, uint32_t func, uint32_t import,
                           const proto_val *args, uint32_t nargs)
 {
@@ -352,28 +326,6 @@ void dmn_tracer_host_call(dmn_tracer *t, uint32_t func, uint32_t import,
     emit_rare(t, &ev);
     /* A host call may block (I/O): publish first (proto_ring.h). */
     proto_ring_flush(t->ring);
-}
-
-void dmn_tracer_host_return(dmn_tracer *t, uint32_t func, uint32_t import,
-                            const proto_val *results, uint32_t nresults)
-{
-    proto_event ev = {.type = PROTO_HOST_RETURN};
-
-    ev.as.host.func = func;
-    ev.as.host.import = import;
-    ev.as.host.vals.items = results;
-    ev.as.host.vals.count = nresults;
-    emit(t, &ev);
-}
-
-void dmn_tracer_op(dmn_tracer *t, uint32_t opcode, uint32_t offset)
-{
-    proto_event ev = {.type = PROTO_OP};
-
-    t->counters.ops++;
-    ev.as.op.opcode = opcode;
-    ev.as.op.offset = offset;
-    emit(t, &ev);
 }
 
 /* A step from the step hook (the lines fallback without the sink's
