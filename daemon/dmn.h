@@ -94,11 +94,13 @@ void dmn_evt_unref(dmn_evt *e);
  */
 /*
  * The VM's trace sink of a dmn_tracer: the VM writes call and return
- * records, and op runs (level ops) or step runs (level lines), into buf, which goes to the ring
- * as one batch record (proto_ring_push_batch) when it fills, when it is
+ * entries, and op runs (level ops) or step runs (level lines), into buf
+ * (vm.h, "Trace sinks"), which goes to the ring as one sink record
+ * (proto_ring_push_sink; the consumer sees a batch record encoded with
+ * the module's types) when it fills, when it is
  * DMN_SINK_SEAL_NS old at a clock tick, when the loop asks for a flush,
  * and before any other event. A ticker thread advances `clock` (the
- * monotonic clock, ns) every DMN_SINK_TICK_NS; the sink's records carry
+ * monotonic clock, ns) every DMN_SINK_TICK_NS; the sink's entries carry
  * the time of the last tick. docs/daemon.md, "The producer".
  */
 typedef struct dmn_sink {
@@ -166,7 +168,9 @@ typedef struct dmn_vm_tracer {
     bool trapped;
 } dmn_vm_tracer;
 
-int dmn_vm_tracer_init(dmn_vm_tracer *a, dmn_tracer *t);
+/* m is the module the run runs (borrowed for the call): t's ring encodes
+ * the sink's entries with its function types (proto_ring_set_frames). */
+int dmn_vm_tracer_init(dmn_vm_tracer *a, dmn_tracer *t, const vm_module *m);
 /* Level lines: step events from lines' step points (lines.h; borrowed,
  * outlives a). After dmn_vm_tracer_init. */
 void dmn_vm_tracer_lines(dmn_vm_tracer *a, struct dmn_lines *lines);

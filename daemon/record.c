@@ -157,7 +157,7 @@ int dmn_recording_start(const dmn_recording_opts *o, dmn_recording **out,
             goto fail_ct;
     }
     dmn_tracer_init(&rec->producer, rec->ring, o->run_start->level);
-    if (dmn_vm_tracer_init(&rec->hooks, &rec->producer) != 0)
+    if (dmn_vm_tracer_init(&rec->hooks, &rec->producer, o->module) != 0)
         goto fail_hooks;
     if (o->lines)
         dmn_vm_tracer_lines(&rec->hooks, o->lines);

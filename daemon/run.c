@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <traced/proto_sink.h>
 #include <traced/wasi.h>
 
 #include "dmn.h"
@@ -72,11 +73,12 @@ static void stamp(dmn_tracer *t, proto_event *ev, bool rare)
 /* ---- the VM's sink (dmn.h, dmn_sink) ---------------------------------- */
 
 /*
- * Sizes. A batch is sealed at DMN_SINK_SOFT bytes (about 2,000 call or
- * return records); a record that does not fit in what is left opens a
- * batch of up to DMN_SINK_HARD, which holds the largest record the VM can
- * write (VM_MAX_PARAMS = 1000 values: 33 + 1000 * 17 bytes). The ring's
- * record limit (capacity/4, 1 MiB rings here) is far above both.
+ * Sizes. A batch is sealed at DMN_SINK_SOFT bytes of sink entries (about
+ * 1,000 call or return entries of one value); an entry that does not fit
+ * in what is left opens a batch of up to DMN_SINK_HARD, which holds the
+ * largest entry the VM can write (VM_MAX_PARAMS = 1000 v128 values:
+ * 8 + 2000 * 8 bytes, and 16 of slack). The ring's record limit
+ * (capacity/4, 1 MiB rings here) is far above both.
  */
 #define DMN_SINK_SOFT (16u << 10)
 #define DMN_SINK_HARD (32u << 10)
@@ -108,16 +110,15 @@ static void sink_seal(dmn_tracer *t)
     vm_trace_sink_flush(k); /* the op run in progress, at level ops */
     if (k->count) {
         if (!t->closed &&
-            proto_ring_push_batch(t->ring, s->t_first, k->prev_t, s->buf,
-                                  (size_t)(k->pos - s->buf), k->count,
-                                  NULL) == PROTO_ERR_CLOSED)
+            proto_ring_push_sink(t->ring, s->t_first, k->prev_t, s->buf,
+                                 (size_t)(k->pos - s->buf), k->count,
+                                 NULL) == PROTO_ERR_CLOSED)
             t->closed = true;
         k->pos = s->buf;
         k->count = 0;
     }
     k->end = s->buf + DMN_SINK_SOFT;
     k->prev_t = s->t_first = k->t;
-    k->prev_offset = 0; /* a batch's body starts from offset 0 */
 }
 
 /* The VM saw the ticker move: take the new time; seal a batch that is old
@@ -604,8 +605,10 @@ static void hook_trap(void *user, int code, const char *message)
     dmn_tracer_trap(a->t, code, message);
 }
 
-int dmn_vm_tracer_init(dmn_vm_tracer *a, dmn_tracer *t)
+int dmn_vm_tracer_init(dmn_vm_tracer *a, dmn_tracer *t, const vm_module *m)
 {
+    proto_frames *frames;
+
     memset(a, 0, sizeof *a);
     a->t = t;
     a->cap = 16;
@@ -622,14 +625,22 @@ int dmn_vm_tracer_init(dmn_vm_tracer *a, dmn_tracer *t)
     /* Calls and returns, op runs at level ops (which switches the VM to
      * instrumented code, so a calls run never pays for it) and step runs
      * at level lines: the VM writes them into the sink. */
+    if (proto_frames_new(m, &frames) != 0)
+        goto fail;
     if (sink_open(t) != 0) {
-        free(a->vals);
-        a->vals = NULL;
-        return VM_ERR_NOMEM;
+        proto_frames_free(frames);
+        goto fail;
     }
+    /* Sink records are encoded with the module's types (proto_sink.h). */
+    proto_ring_set_frames(t->ring, frames);
     t->sink->vm.ops = t->level == PROTO_LEVEL_OPS;
     a->vm.sink = &t->sink->vm;
     return 0;
+
+fail:
+    free(a->vals);
+    a->vals = NULL;
+    return VM_ERR_NOMEM;
 }
 
 void dmn_vm_tracer_close(dmn_vm_tracer *a)
@@ -773,7 +784,7 @@ void dmn_run_thread(void *arg)
 
     if (lines_rc)
         rc = VM_ERR_ARG; /* the message is in r->vm_err */
-    else if (lists_rc || dmn_vm_tracer_init(&hooks, &r->tracer))
+    else if (lists_rc || dmn_vm_tracer_init(&hooks, &r->tracer, r->module))
         rc = VM_ERR_NOMEM;
     else {
         if (r->spec.level == PROTO_LEVEL_LINES)

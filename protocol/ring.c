@@ -36,12 +36,17 @@
 
 #include "proto_int.h"
 #include "traced/proto_ring.h"
+#include "traced/proto_sink.h"
 #include "traced/wire.h"
 
 #define CACHE_LINE 128 /* two lines: adjacent-line prefetch pairs them */
 #define REC_HEADER 4u
 #define REC_ALIGN 4u
 #define REC_PAD 0xffffffffu
+/* A sink record's type byte (proto_ring_push_sink): ring-internal, never
+ * leaves the ring (the consumer sees a batch record), so one the binary
+ * encoding reserves. */
+#define REC_SINK 0xf5u
 #define SPIN_LIMIT 64u
 #define YIELD_LIMIT 128u
 #define SLEEP_NS 50000L
@@ -94,6 +99,13 @@ struct proto_ring {
      * record, still peeked, and where its next inner record starts. */
     const uint8_t *c_rec;
     size_t c_rec_len, c_rec_pos;
+    /* Sink records (proto_ring_push_sink): the function types they are
+     * encoded with (set by the producer before its first sink record,
+     * freed with the ring), and the batch record the one peeked became
+     * (c_batch_len bytes, valid while it is peeked; 0: not one). */
+    proto_frames *frames;
+    uint8_t *c_batch;
+    size_t c_batch_cap, c_batch_len;
 
     /* The shared words, each on its own line(s) by who writes it how
      * often. done is written once, after the final head, and read by a
@@ -172,6 +184,8 @@ void proto_ring_free(proto_ring *r)
 {
     if (!r)
         return;
+    proto_frames_free(r->frames);
+    proto__free(r->c_batch);
     proto__free(r->buf);
     proto__free(r);
 }
@@ -465,13 +479,15 @@ int proto_ring_push_frame(proto_ring *r, proto_event_type type,
  * A batch is pushed like one event that stands for count: one record,
  * count seqs, count produced, and in lossy mode count dropped when there
  * is no room (the pending loss event then covers them all). The body is
- * the VM's and is copied without looking into it. Published at once: a
+ * the VM's and is copied without looking into it: a batch body, or the
+ * entries of a sink record (the header is a batch's with type
+ * REC_SINK; the consumer makes it a batch, peek_events). Published at once: a
  * batch is many events' worth of records, and the consumer moves it as
  * one unit.
  */
-int proto_ring_push_batch(proto_ring *r, uint64_t t_first, uint64_t t_last,
-                          const uint8_t *body, size_t len, uint32_t count,
-                          uint64_t *first_seq)
+static int push_body(proto_ring *r, uint8_t kind, uint64_t t_first,
+                     uint64_t t_last, const uint8_t *body, size_t len,
+                     uint32_t count, uint64_t *first_seq)
 {
     uint8_t head[BATCH_HEAD_BOUND], *p = head, *slot;
     uint64_t seq;
@@ -500,7 +516,7 @@ int proto_ring_push_batch(proto_ring *r, uint64_t t_first, uint64_t t_last,
         if (rc < 0)
             return rc;
     }
-    *p++ = PROTO_BATCH;
+    *p++ = kind;
     p = wire_put_sv(p, (int64_t)(seq - r->p_delta.next_seq));
     p = wire_put_sv(p, (int64_t)(t_first - r->p_delta.prev_t));
     p = wire_put_uv(p, count);
@@ -523,6 +539,28 @@ int proto_ring_push_batch(proto_ring *r, uint64_t t_first, uint64_t t_last,
     commit(r, slot, head_len + len);
     publish(r, false);
     return 0;
+}
+
+int proto_ring_push_batch(proto_ring *r, uint64_t t_first, uint64_t t_last,
+                          const uint8_t *body, size_t len, uint32_t count,
+                          uint64_t *first_seq)
+{
+    return push_body(r, PROTO_BATCH, t_first, t_last, body, len, count,
+                     first_seq);
+}
+
+int proto_ring_push_sink(proto_ring *r, uint64_t t_first, uint64_t t_last,
+                         const uint8_t *entries, size_t len, uint32_t count,
+                         uint64_t *first_seq)
+{
+    return push_body(r, REC_SINK, t_first, t_last, entries, len, count,
+                     first_seq);
+}
+
+void proto_ring_set_frames(proto_ring *r, proto_frames *f)
+{
+    proto_frames_free(r->frames);
+    r->frames = f;
 }
 
 void proto_ring_request_flush(proto_ring *r)
@@ -568,7 +606,7 @@ static void release(proto_ring *r)
     }
 }
 
-int proto_ring_peek(proto_ring *r, const uint8_t **rec, size_t *len)
+static int peek_record(proto_ring *r, const uint8_t **rec, size_t *len)
 {
     for (;;) {
         uint64_t tail = r->c_tail;
@@ -608,8 +646,132 @@ int proto_ring_peek(proto_ring *r, const uint8_t **rec, size_t *len)
     }
 }
 
+/* A varint of a sink record's header, within end; false if cut. */
+static bool get_head_uv(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    unsigned shift = 0;
+
+    *v = 0;
+    while (*p < end && shift < 64) {
+        uint8_t b = *(*p)++;
+
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return true;
+        shift += 7;
+    }
+    return false;
+}
+
+static uint64_t unzigzag(uint64_t u)
+{
+    return (u >> 1) ^ (0 - (u & 1));
+}
+
+/*
+ * The sink record rec[0..len) as a batch record (docs/protocol.md, "Sink
+ * records"): the same header with type PROTO_BATCH and the body encoded
+ * from the entries (proto_sink_transcode), in c_batch. Time entries
+ * before the first event (the clock moved between the batch's opening and
+ * its first entry) move the batch's first time instead, so that t_first
+ * is its first event's. A bad record is skipped: the delta state moves
+ * past it as its header says, so that the records after it decode right;
+ * out of memory, it stays to be peeked again.
+ */
+static int sink_to_batch(proto_ring *r, const uint8_t *rec, size_t len,
+                         const uint8_t **out, size_t *out_len, char *err,
+                         size_t errlen)
+{
+    const uint8_t *p = rec + 1, *end = rec + len;
+    uint64_t seq_d, t_d, count, dt_last, body, events, dt, lead = 0;
+    uint8_t head[BATCH_HEAD_BOUND], *h = head;
+    size_t need, blen, hlen;
+    int rc;
+
+    if (!get_head_uv(&p, end, &seq_d) || !get_head_uv(&p, end, &t_d) ||
+        !get_head_uv(&p, end, &count) || !get_head_uv(&p, end, &dt_last) ||
+        !get_head_uv(&p, end, &body) || body != (uint64_t)(end - p))
+        return proto__error(err, errlen, PROTO_ERR_MALFORMED,
+                            "bad sink record header (%zu bytes)", len);
+    while (end - p >= 16) {
+        uint64_t w;
+
+        memcpy(&w, p, 8);
+        if (VM_SINK_KIND(w) != VM_SINK_TIME)
+            break;
+        memcpy(&w, p + 8, 8);
+        lead += w;
+        p += 16;
+    }
+    need = BATCH_HEAD_BOUND + PROTO_SINK_BODY_BOUND(end - p);
+    if (need > r->c_batch_cap) {
+        uint8_t *b = proto__malloc(need);
+
+        if (!b) {
+            r->c_current = 0; /* not consumed: peeked again next time */
+            return proto__error(err, errlen, PROTO_ERR_NOMEM,
+                                "no memory for a sink record's batch");
+        }
+        proto__free(r->c_batch);
+        r->c_batch = b;
+        r->c_batch_cap = need;
+    }
+    rc = proto_sink_transcode(r->frames, p, (size_t)(end - p),
+                              r->c_batch + BATCH_HEAD_BOUND,
+                              r->c_batch_cap - BATCH_HEAD_BOUND, &blen,
+                              &events, &dt, err, errlen);
+    if (rc == 0 && (events != count || lead > dt_last ||
+                    dt != dt_last - lead))
+        rc = proto__error(err, errlen, PROTO_ERR_MALFORMED,
+                          "sink record of %llu events over %llu ns holds "
+                          "%llu over %llu",
+                          (unsigned long long)count,
+                          (unsigned long long)dt_last,
+                          (unsigned long long)events,
+                          (unsigned long long)(lead + dt));
+    if (rc < 0) {
+        /* Skipped: its seqs and time are used up as its header says. */
+        uint64_t seq = r->c_delta.next_seq + unzigzag(seq_d);
+
+        r->c_delta.next_seq = seq + count;
+        r->c_delta.prev_t = r->c_delta.prev_t + unzigzag(t_d) + dt_last;
+        return rc;
+    }
+    *h++ = PROTO_BATCH;
+    h = wire_put_uv(h, seq_d);
+    h = wire_put_sv(h, (int64_t)(unzigzag(t_d) + lead));
+    h = wire_put_uv(h, count);
+    h = wire_put_uv(h, dt_last - lead);
+    h = wire_put_uv(h, blen);
+    hlen = (size_t)(h - head);
+    memcpy(r->c_batch + BATCH_HEAD_BOUND - hlen, head, hlen);
+    *out = r->c_batch + BATCH_HEAD_BOUND - hlen;
+    *out_len = r->c_batch_len = hlen + blen;
+    return 0;
+}
+
+/* peek_record, with a sink record made a batch record. */
+static int peek_events(proto_ring *r, const uint8_t **rec, size_t *len,
+                       char *err, size_t errlen)
+{
+    int rc;
+
+    r->c_batch_len = 0; /* peeked again: encoded again */
+    if ((rc = peek_record(r, rec, len)) < 0)
+        return rc;
+    if (*len && (*rec)[0] == REC_SINK)
+        return sink_to_batch(r, *rec, *len, rec, len, err, errlen);
+    return 0;
+}
+
+int proto_ring_peek(proto_ring *r, const uint8_t **rec, size_t *len)
+{
+    return peek_events(r, rec, len, NULL, 0);
+}
+
 void proto_ring_consume(proto_ring *r)
 {
+    r->c_batch_len = 0;
     r->c_tail += r->c_current;
     r->c_current = 0;
     if (r->c_tail - r->c_released >= r->release_every)
@@ -630,7 +792,7 @@ int proto_ring_next_raw(proto_ring *r, proto_raw *raw, char *err,
                             r->c_delta.batch_left);
     if (r->c_current)
         proto_ring_consume(r);
-    if ((rc = proto_ring_peek(r, &rec, &len)) < 0)
+    if ((rc = peek_events(r, &rec, &len, err, errlen)) < 0)
         return rc;
     if ((rc = proto_raw_parse(&r->c_delta, rec, len, raw, err, errlen)) < 0)
         return rc;
@@ -670,7 +832,7 @@ int proto_ring_next(proto_ring *r, proto_event *ev, char *err, size_t errlen)
         return next_in_batch(r, ev, err, errlen);
     if (r->c_current)
         proto_ring_consume(r);
-    if ((rc = proto_ring_peek(r, &rec, &len)) < 0)
+    if ((rc = peek_events(r, &rec, &len, err, errlen)) < 0)
         return rc;
     rc = proto_decode(&r->c_delta, rec, len, ev, &used, err, errlen);
     if (rc == 0 && used != len) {

@@ -67,6 +67,10 @@ typedef struct vm__code {
     struct vm__handler *handlers;
     uint32_t nhandlers;
     uint32_t func_idx;      /* the function's index in its module */
+    /* Word 0 of this function's trace sink entries (vm.h, "Trace
+     * sinks") but for the depth: VM_SINK_CALL with its parameter slots,
+     * VM_SINK_RETURN with its result slots. */
+    uint64_t sink_call, sink_ret;
     /*
      * The tracing variants of this body (interp.c's run_traced has its
      * own dispatch table, so it cannot run these words), indexed by a

@@ -2182,6 +2182,10 @@ static int compile_func(comp *c, const vm__func *fn, vm__code **out)
         code->nhandlers = (uint32_t)c->nhandlers;
     }
     code->func_idx = c->m->nfuncs_imported + (uint32_t)(fn - c->m->funcs);
+    code->sink_call = VM_SINK_CALL | (uint64_t)code->nparam_slots << 4 |
+                      (uint64_t)code->func_idx << 16;
+    code->sink_ret = VM_SINK_RETURN | (uint64_t)code->nresult_slots << 4 |
+                     (uint64_t)code->func_idx << 16;
     finish_words(code->words, code->srcmap, c->nsrc, code->temp_base,
                  c->traced);
     *out = code;

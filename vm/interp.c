@@ -298,8 +298,13 @@ static inline void store_u16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
 
 static uint32_t max_call_depth(const vm_store *s)
 {
-    return s->limits.max_call_depth ? s->limits.max_call_depth
-                                    : VM_DEFAULT_CALL_DEPTH;
+    uint32_t limit = s->limits.max_call_depth ? s->limits.max_call_depth
+                                              : VM_DEFAULT_CALL_DEPTH;
+
+    /* A sink's entries hold depths up to VM_SINK_MAX_DEPTH. */
+    if (s->tracer && s->tracer->sink && limit > VM_SINK_MAX_DEPTH)
+        limit = VM_SINK_MAX_DEPTH;
+    return limit;
 }
 
 /* End of the frames a call may use: what is allocated, within the limit. */
@@ -493,85 +498,81 @@ static inline const vm__code *code_variant(const vm_func *f, unsigned which)
 
 /* ---- The trace sink (vm.h, "Trace sinks") ------------------------------- */
 
-/* Bytes a call or return record of n values may take: type, seq delta,
- * time delta, func, depth, then the values. */
-#define SINK_HEAD_MAX (2 + 3 * WIRE_UV_MAX)
-
 /*
- * Start a record of `type` needing at most `need` bytes: take a clock
- * tick, make room, write the type, the seq delta (always 0: records are
- * consecutive) and the time delta. Returns where the body goes. Inline:
- * the common case is a load, two compares and three stores.
+ * The clock moved (checked before each entry): tick, and when the time
+ * moved too, a time entry, with room for it and the `need` bytes of the
+ * entry that follows, so that a batch never ends in a time entry.
  */
-static inline uint8_t *sink_head(vm_trace_sink *k, uint8_t type,
-                                 size_t need)
+static __attribute__((noinline)) void sink_tick(vm_trace_sink *k,
+                                                size_t need)
 {
-    uint8_t *p;
+    uint64_t w = VM_SINK_TIME;
 
-    if (__atomic_load_n(k->clock, __ATOMIC_RELAXED) != k->clock_seen)
-        k->tick(k);
-    if ((size_t)(k->end - k->pos) < need)
-        k->make_room(k, need);
-    p = k->pos;
-    p[0] = type;
-    p[1] = 0;
-    if (k->t == k->prev_t) {
-        p[2] = 0;
-        return p + 3;
-    }
-    p = wire_put_sv(p + 2, (int64_t)(k->t - k->prev_t));
+    k->tick(k);
+    if (k->t == k->prev_t)
+        return;
+    if ((size_t)(k->end - k->pos) < need + 16)
+        k->make_room(k, need + 16); /* a new batch starts at t */
+    if (k->t == k->prev_t)
+        return;
+    memcpy(k->pos, &w, 8);
+    w = k->t - k->prev_t;
+    memcpy(k->pos + 8, &w, 8);
+    k->pos += 16;
     k->prev_t = k->t;
-    return p;
 }
 
-static inline void sink_end(vm_trace_sink *k, uint8_t *p)
+/* Room for an entry of `need` bytes (and 16 more: sink_frame may write
+ * two slots beyond a short one), after the clock check. Inline: a load
+ * and two compares in the common case. */
+static inline uint8_t *sink_room(vm_trace_sink *k, size_t need)
 {
-    k->pos = p;
-    k->count++;
+    if (__builtin_expect(
+            __atomic_load_n(k->clock, __ATOMIC_RELAXED) != k->clock_seen, 0))
+        sink_tick(k, need + 16);
+    if (__builtin_expect((size_t)(k->end - k->pos) < need + 16, 0))
+        k->make_room(k, need + 16);
+    return k->pos;
+}
+
+/* A two-word entry: an op run, a step run. */
+static void sink_put2(vm_trace_sink *k, uint64_t w0, uint64_t w1)
+{
+    uint8_t *p = sink_room(k, 16);
+
+    memcpy(p, &w0, 8);
+    memcpy(p + 8, &w1, 8);
+    k->pos = p + 16;
 }
 
 /*
- * The run in progress as its record, taken off the sink first so that a
- * make_room on the way (the owner seals and calls vm_trace_sink_flush)
- * finds none: an op run as an ops record (type 14: svarint start -
- * prev_offset, varint count), a step run as a steps record (type 15:
- * varint first point, varint count). Each stands for count events.
+ * The run in progress as its entry, taken off the sink first so that a
+ * tick or make_room on the way (the owner seals and calls
+ * vm_trace_sink_flush) finds none: an op run as VM_SINK_OPS, a step run
+ * as VM_SINK_STEPS. Each stands for count events.
  */
 void vm_trace_sink_flush(vm_trace_sink *k)
 {
     uint32_t start, n;
-    uint8_t *p;
 
+    k->in_run = 0;
     if (k->op_count) {
         start = k->op_start;
         n = k->op_count;
         k->op_count = 0;
         k->op_next = UINT32_MAX; /* no run: the next op starts one */
-        p = sink_head(k, 14 /* ops */, 3 + 3 * WIRE_UV_MAX);
-        p = wire_put_sv(p, (int64_t)start - (int64_t)k->prev_offset);
-        k->prev_offset = start;
+        sink_put2(k, VM_SINK_OPS | (uint64_t)start << 32, n);
         k->nops += n;
     } else if (k->step_count) {
         start = k->step_start;
         n = k->step_count;
         k->step_count = 0;
-        p = sink_head(k, 15 /* steps */, 3 + 3 * WIRE_UV_MAX);
-        p = wire_put_uv(p, start);
+        sink_put2(k, VM_SINK_STEPS | (uint64_t)start << 32, n);
         k->nsteps += n;
     } else {
         return;
     }
-    k->pos = wire_put_uv(p, n);
     k->count += n;
-}
-
-/* A record of another kind: the run before it goes first. */
-static inline uint8_t *sink_begin(vm_trace_sink *k, uint8_t type,
-                                  size_t need)
-{
-    if (k->op_count | k->step_count)
-        vm_trace_sink_flush(k);
-    return sink_head(k, type, need);
 }
 
 /* The instruction at offset runs and does not continue the op run: write
@@ -582,46 +583,64 @@ static __attribute__((noinline)) void sink_op_break(vm_trace_sink *k,
     vm_trace_sink_flush(k);
     k->op_start = offset;
     k->op_count = 1;
+    k->in_run = 1;
 }
 
-/* A call or return record: func, depth, values (none when vals is NULL). */
-static inline void sink_frame(vm_trace_sink *k, uint8_t type,
-                              uint32_t func_idx, uint32_t depth,
-                              const vm__functype *ft, bool results,
-                              const vm__slot *vals)
+/*
+ * A call or return entry: word w0 (kind, slots and function; the depth
+ * goes in here) and its nslots value slots at vals. Up to two slots are
+ * copied as two whole words (the stack has slack after its end, and the
+ * room check leaves 16 bytes), so that the common entry has no loop.
+ */
+static inline void sink_frame(vm_trace_sink *k, uint64_t w0, uint32_t depth,
+                              uint32_t nslots, const vm__slot *vals)
 {
-    uint32_t n = vals ? (results ? ft->nresults : ft->nparams) : 0;
-    uint8_t *p = sink_begin(k, type, SINK_HEAD_MAX + WIRE_UV_MAX +
-                                         (size_t)n * WIRE_VAL_MAX);
-    uint8_t *q;
+    size_t need = 8 + 8 * (size_t)nslots;
+    uint8_t *p;
 
-    p = wire_put_uv(p, func_idx);
-    p = wire_put_uv(p, depth);
-    q = wire_put_slot_vals(p, n,
-                           results ? vm__functype_results(ft)
-                                   : vm__functype_params(ft),
-                           (const uint64_t *)vals);
-    /* Validated modules have value types only; should one not, the
-     * record keeps its values out rather than be malformed. */
-    sink_end(k, q ? q : wire_put_uv(p, 0));
+    if (__builtin_expect(k->in_run, 0))
+        vm_trace_sink_flush(k);
+    p = sink_room(k, need);
+    w0 |= (uint64_t)depth << 36;
+    memcpy(p, &w0, 8);
+    if (__builtin_expect(nslots <= 2, 1))
+        memcpy(p + 8, vals, 16);
+    else
+        memcpy(p + 8, vals, 8 * (size_t)nslots);
+    k->pos = p + need;
+    k->count++;
 }
 
-static inline void sink_call(vm_trace_sink *k, vm_func *f, uint32_t depth,
-                             const vm__slot *fp)
+static inline void sink_call(vm_trace_sink *k, const vm__code *c,
+                             uint32_t depth, const vm__slot *fp)
 {
     k->calls++;
     if (depth > k->max_depth)
         k->max_depth = depth;
     if (k->step_line && depth < k->frame_cap)
         k->frame_line[depth] = VM_SINK_NO_LINE; /* no line yet */
-    sink_frame(k, 2 /* call */, f->func_idx, depth, f->type, false, fp);
+    sink_frame(k, c->sink_call, depth, c->nparam_slots, fp);
 }
 
-static inline void sink_ret(vm_trace_sink *k, const vm_func *f,
-                            uint32_t func_idx, uint32_t depth,
-                            const vm__slot *fp)
+/* A return with its results at fp, or without (fp NULL: a tail call,
+ * unwinding). */
+static inline void sink_ret(vm_trace_sink *k, const vm__code *c,
+                            uint32_t depth, const vm__slot *fp)
 {
-    sink_frame(k, 3 /* return */, func_idx, depth, f->type, true, fp);
+    uint64_t w0 = VM_SINK_RETURN_NONE | (uint64_t)c->func_idx << 16 |
+                  (uint64_t)depth << 36;
+    uint8_t *p;
+
+    if (fp) {
+        sink_frame(k, c->sink_ret, depth, c->nresult_slots, fp);
+        return;
+    }
+    if (k->in_run)
+        vm_trace_sink_flush(k);
+    p = sink_room(k, 8);
+    memcpy(p, &w0, 8);
+    k->pos = p + 8;
+    k->count++;
 }
 
 /* A step at point that does not continue the step run: write the run in
@@ -632,6 +651,7 @@ static __attribute__((noinline)) void sink_step_break(vm_trace_sink *k,
     vm_trace_sink_flush(k);
     k->step_start = point;
     k->step_count = 1;
+    k->in_run = 1;
 }
 
 /* Step point `point` reached in the frame at depth: a step when it moves
@@ -663,7 +683,7 @@ static void trace_call(vm_store *s, vm_func *f, uint32_t depth,
     vm_trace_frame fr;
 
     if (t->sink) {
-        sink_call(t->sink, f, depth, fp);
+        sink_call(t->sink, (const vm__code *)f->code, depth, fp);
         return;
     }
     if (!t->call)
@@ -691,8 +711,7 @@ static void trace_return(vm_store *s, vm_instance *inst,
     vm_func *f;
 
     if (t->sink) {
-        sink_ret(t->sink, inst->funcs[code->func_idx], code->func_idx,
-                 depth, fp);
+        sink_ret(t->sink, code, depth, fp);
         return;
     }
     if (!t->ret)

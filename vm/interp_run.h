@@ -184,7 +184,7 @@ enter_wasm: {
         /* The sink's record inline: a call out of the loop here made
          * recorded calls cost a third more (docs/performance.md). */
         if (tr->sink)
-            sink_call(tr->sink, callee, (uint32_t)(fr - s->frames), fp);
+            sink_call(tr->sink, cc, (uint32_t)(fr - s->frames), fp);
         else
             trace_call(s, callee, (uint32_t)(fr - s->frames), fp);
 #endif
@@ -412,8 +412,7 @@ l_base:
             *dst++ = *src++;
 #if VM_TRACED
         if (tr->sink)
-            sink_ret(tr->sink, inst->funcs[code->func_idx], code->func_idx,
-                     (uint32_t)(fr - s->frames), fp);
+            sink_ret(tr->sink, code, (uint32_t)(fr - s->frames), fp);
         else
             trace_return(s, inst, code, (uint32_t)(fr - s->frames), fp, 0);
 #endif

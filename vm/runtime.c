@@ -321,7 +321,10 @@ int vm_store_new(const vm_store_limits *limits, vm_store **out)
     /* Allocated now rather than on first call so that a call never fails
      * for want of memory half-way; untouched pages of a large malloc cost
      * nothing on the systems we run on. */
-    s->stack = vm__malloc((size_t)s->limits.stack_slots * sizeof(vm__slot));
+    /* Two slots of slack after the end: a trace sink copies two whole
+     * slots for entries of fewer (interp.c, sink_frame). */
+    s->stack = vm__malloc(((size_t)s->limits.stack_slots + 2) *
+                          sizeof(vm__slot));
     if (!s->stack)
         goto fail_stack;
     s->stack_end = s->stack + s->limits.stack_slots;

@@ -136,6 +136,23 @@ int proto_ring_push_frame(proto_ring *r, proto_event_type type,
 int proto_ring_push_batch(proto_ring *r, uint64_t t_first, uint64_t t_last,
                           const uint8_t *body, size_t len, uint32_t count,
                           uint64_t *first_seq);
+/*
+ * Producer: a sink record (docs/protocol.md, "Sink records"): count (>= 1)
+ * events as a VM trace sink's entries (vm.h, "Trace sinks") in
+ * entries[0..len), the first at t_first, the last at t_last (t_first plus
+ * the entries' time entries). Pushed as push_batch pushes a batch (seqs,
+ * loss, limits, publication); the consumer sees a batch record whose
+ * body proto_sink_transcode encodes with the ring's proto_frames, and a
+ * decode error if the entries are bad.
+ */
+int proto_ring_push_sink(proto_ring *r, uint64_t t_first, uint64_t t_last,
+                         const uint8_t *entries, size_t len, uint32_t count,
+                         uint64_t *first_seq);
+/* Producer, before its first sink record: the function types sink
+ * records are encoded with (the module's; NULL: no values). The ring
+ * takes f and frees it with itself. */
+struct proto_frames;
+void proto_ring_set_frames(proto_ring *r, struct proto_frames *f);
 /* Publish what was pushed, writing a pending loss event if there is room
  * (PROTO_ERR_AGAIN if it is still pending). */
 int proto_ring_flush(proto_ring *r);

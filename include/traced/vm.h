@@ -375,59 +375,92 @@ typedef struct vm_trace_throw {
 } vm_trace_throw;
 
 /*
- * A trace sink: the calls and steps of a traced call, encoded by the VM
- * itself. With tracer->sink set, the VM does not call the call and ret
- * hooks (nor step, when the sink takes steps): it writes each of those
- * events as a binary record (docs/protocol.md section 2: call, return,
- * step; written with traced/wire.h) at sink->pos, coded against a delta
- * state whose seq delta is always 0 and whose time is the sink's, and
- * counts it. The records between two resets of the buffer are the body
- * of a batch record (docs/protocol.md, "Batches") that the owner hands to
- * its ring whole: an event costs the VM a few dozen instructions and the
- * consumer nothing of its own. The other hooks fire as usual; the owner
- * takes the records written so far before it emits anything else, so
- * order is kept (docs/vm.md, "Trace sinks").
+ * A trace sink: the calls, returns, op runs and step runs of a traced
+ * call, written by the VM itself as fixed-layout entries, the cheapest
+ * thing it can write (docs/vm.md, "Trace sinks"). With tracer->sink set,
+ * the VM does not call the call and ret hooks (nor step, when the sink
+ * takes steps, nor op, when it takes ops): it appends an entry at
+ * sink->pos and counts the events it stands for. The owner hands the
+ * entries between two resets of the buffer to its ring as one record
+ * (proto_ring_push_sink), and the ring's consumer turns them into an
+ * ordinary batch record (docs/protocol.md, "Sink records") with the
+ * function types of the module (proto_sink.h): the VM pays for a call a
+ * few stores, the consumer thread for its encoding. The other hooks fire
+ * as usual; the owner takes the entries written so far before it emits
+ * anything else, so order is kept.
  *
- * Before each record the VM
+ * An entry is one or more 8-byte words in host byte order (written with
+ * memcpy: pos need not be aligned). Word 0's low 4 bits are the kind:
+ *   - VM_SINK_CALL, VM_SINK_RETURN, VM_SINK_RETURN_NONE: word 0 also
+ *     holds the value slots that follow (VM_SINK_NSLOTS), the function's
+ *     index in its module (VM_SINK_FUNC) and the frame's depth
+ *     (VM_SINK_DEPTH; the outermost frame is 1); then the arguments (a
+ *     call) or the results (a return) in the VM's slot encoding
+ *     (vm_trace_vals). A return without values (a tail call's or an
+ *     unwound frame's) is VM_SINK_RETURN_NONE with no slots.
+ *   - VM_SINK_OPS: an op run, its first instruction's module offset in
+ *     word 0's high 32 bits, word 1 the number of instructions.
+ *   - VM_SINK_STEPS: a step run, its first step point in word 0's high 32
+ *     bits, word 1 the number of steps.
+ *   - VM_SINK_TIME: word 1 is t - prev_t: the entries after it happened
+ *     that much later than those before it (no event of its own).
+ * With a sink the VM allows at most VM_SINK_MAX_DEPTH frames (a deeper
+ * call traps with call stack exhaustion, as at any depth limit).
+ *
+ * Before each entry the VM
  *   - reads *clock (relaxed; a word the owner's ticker advances) and,
  *     when it is not clock_seen, calls tick, which sets clock_seen and
- *     may move t (the time the next record carries; never below prev_t)
- *     and take the records (a batch that is old enough);
- *   - calls make_room when fewer than `need` bytes are left before end;
- *     it must take the records and leave end - pos >= need;
- *   - writes the record with time delta t - prev_t, sets prev_t = t,
- *     advances pos and count.
+ *     may move t (never below prev_t) and take the entries (a batch that
+ *     is old enough); when t moved, the VM writes a VM_SINK_TIME entry and
+ *     sets prev_t = t, so a batch never ends in one;
+ *   - calls make_room when fewer than the entry's bytes plus 16 are left
+ *     before end (the VM may write 16 bytes of slots beyond a short
+ *     entry); make_room must take the entries and leave that much room;
+ *   - writes the entry, advances pos and adds its events to count.
  *
  * Steps (step_line non-NULL): at a step point the VM emits a step when
  * the point's line id (step_line[point]) differs from the frame's current
  * one (frame_line[depth]; a call sets it to VM_SINK_NO_LINE, "no line
  * yet"; frames deeper than frame_cap always step); a point whose id is
  * VM_SINK_NO_LINE never steps (a row of line 0, say). Steps at points
- * that follow each other (i, i + 1, ...) make one `steps` record (first
- * point, count; docs/protocol.md, "Step runs"), written when the run
- * breaks or before any other record; a reader maps the points to source
- * lines with the module's DWARF. Without step_line, steps go to the step
- * hook.
+ * that follow each other (i, i + 1, ...) make one VM_SINK_STEPS entry,
+ * written when the run breaks or before any other entry; a reader maps
+ * the points to source lines with the module's DWARF. Without step_line,
+ * steps go to the step hook.
  *
  * Ops (ops true): instead of calling the op hook, the VM counts runs of
  * executed instructions that follow each other in the module binary
  * (each starts where the previous one ends) and writes each run as one
- * `ops` record (start offset, count; docs/protocol.md, "Op runs") when
- * the run breaks (a branch taken, a call, a return) or before any other
- * record. A reader expands a run against the module's code, as Intel PT's
- * decoder does. A run in progress (ops or steps) is not in the buffer
- * yet: the owner calls vm_trace_sink_flush before it takes the records.
+ * VM_SINK_OPS entry when the run breaks (a branch taken, a call, a
+ * return) or before any other entry. A reader expands a run against the
+ * module's code, as Intel PT's decoder does. A run in progress (ops or
+ * steps) is not in the buffer yet: the owner calls vm_trace_sink_flush
+ * before it takes the entries.
  *
  * Everything is the owner's (caller-allocated, borrowed by the VM for the
  * traced call) and touched on the calling thread only, except *clock.
  */
 #define VM_SINK_NO_LINE UINT32_MAX
 
+enum {
+    VM_SINK_CALL = 1,
+    VM_SINK_RETURN = 2,
+    VM_SINK_RETURN_NONE = 3,
+    VM_SINK_OPS = 4,
+    VM_SINK_STEPS = 5,
+    VM_SINK_TIME = 6,
+};
+#define VM_SINK_KIND(w) ((unsigned)((w) & 0xfu))
+#define VM_SINK_NSLOTS(w) ((uint32_t)((w) >> 4) & 0xfffu)
+#define VM_SINK_FUNC(w) ((uint32_t)((w) >> 16) & 0xfffffu)
+#define VM_SINK_DEPTH(w) ((uint32_t)((w) >> 36))
+#define VM_SINK_MAX_DEPTH ((1u << 28) - 1)
+
 typedef struct vm_trace_sink vm_trace_sink;
 struct vm_trace_sink {
     uint8_t *pos, *end;        /* the buffer's free space */
-    uint32_t count;            /* records written since the owner's reset */
-    uint64_t t, prev_t;        /* next record's time; the last one's */
+    uint32_t count;            /* events written since the owner's reset */
+    uint64_t t, prev_t;        /* the time now; that of the last entry */
     const uint64_t *clock;     /* the ticker word (never NULL) */
     uint64_t clock_seen;
     void (*tick)(vm_trace_sink *s);
@@ -445,17 +478,18 @@ struct vm_trace_sink {
     uint32_t step_start, step_count;
     uint64_t nsteps;
     /* Ops: the run in progress (op_count instructions from op_start, the
-     * next one expected at op_next, UINT32_MAX or 0 when there is none),
-     * the delta state's offset (the owner zeroes it with each batch) and
-     * the ops counted. At most one of the two runs is in progress. */
+     * next one expected at op_next, UINT32_MAX or 0 when there is none)
+     * and the ops counted. At most one of the two runs is in progress;
+     * in_run is nonzero while one is (the VM's; owners leave it). */
     bool ops;
-    uint32_t op_start, op_count, op_next, prev_offset;
+    uint32_t op_start, op_count, op_next;
+    uint32_t in_run;
     uint64_t nops;
     void *user;                /* the owner's */
 };
 
-/* Write the op or step run in progress (if any) as its record: the owner
- * calls it before taking the records. */
+/* Write the op or step run in progress (if any) as its entry: the owner
+ * calls it before taking the entries. */
 void vm_trace_sink_flush(vm_trace_sink *s);
 
 typedef struct vm_tracer {

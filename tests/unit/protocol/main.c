@@ -17,15 +17,17 @@ Suite *raw_suite(void) __attribute__((weak));
 Suite *lines_suite(void) __attribute__((weak));
 Suite *batch_suite(void) __attribute__((weak));
 Suite *runs_suite(void) __attribute__((weak));
+Suite *sink_suite(void) __attribute__((weak));
 
 int main(void)
 {
     Suite *(*suites[])(void) = {event_suite, binary_suite, json_suite,
                                 ring_suite, tracefile_suite,
                                 codetracer_suite, raw_suite, lines_suite,
-                                batch_suite, runs_suite};
+                                batch_suite, runs_suite, sink_suite};
     const char *names[] = {"event", "binary", "json", "ring", "tracefile",
-                           "codetracer", "raw", "lines", "batch", "runs"};
+                           "codetracer", "raw", "lines", "batch", "runs",
+                           "sink"};
     SRunner *sr = NULL;
     int failed, missing = 0;
 

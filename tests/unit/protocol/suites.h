@@ -14,5 +14,6 @@ Suite *raw_suite(void);
 Suite *lines_suite(void);
 Suite *batch_suite(void);
 Suite *runs_suite(void);
+Suite *sink_suite(void);
 
 #endif

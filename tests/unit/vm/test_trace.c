@@ -867,11 +867,12 @@ END_TEST
 /* ---- The trace sink (vm.h, "Trace sinks") ------------------------------- */
 
 /*
- * A sink whose owner decodes the records (call, return, step: docs/
- * protocol.md section 2) into a tlog, in the hooks' format without the
- * unwound/tail marks (the records carry no flags) and without step depths.
- * room bytes per batch; every make_room moves the clock word, so the next
- * record ticks. The other hooks take the records first, as the daemon does.
+ * A sink whose owner decodes the entries (vm.h, "Trace sinks") into a
+ * tlog, in the hooks' format without the unwound/tail marks (entries
+ * carry none) and without step depths; values are logged as i32 (the
+ * test modules' only type). room bytes per batch; every make_room moves
+ * the clock word, so the next entry ticks. The other hooks take the
+ * entries first, as the daemon does.
  */
 typedef struct tsink {
     vm_trace_sink k;
@@ -883,88 +884,76 @@ typedef struct tsink {
     const uint32_t *points; /* steps: the module's step points */
     const vm_listing *lst; /* ops: the module's listing */
     const uint32_t *rev;   /* and its line -> instruction offset map */
-    uint32_t prev_offset;
 } tsink;
 
-static uint64_t rd_uv(const uint8_t **p, const uint8_t *end)
+static uint64_t rd_word(const uint8_t **p, const uint8_t *end)
 {
-    uint64_t v = 0;
-    unsigned shift = 0;
+    uint64_t w;
 
-    for (;;) {
-        ck_assert(*p < end);
-        uint8_t b = *(*p)++;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
-            return v;
-        shift += 7;
-        ck_assert_uint_lt(shift, 64);
-    }
-}
-
-static int64_t rd_sv(const uint8_t **p, const uint8_t *end)
-{
-    uint64_t u = rd_uv(p, end);
-
-    return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+    ck_assert_int_ge(end - *p, 8);
+    memcpy(&w, *p, 8);
+    *p += 8;
+    return w;
 }
 
 static void tsink_take(tsink *s)
 {
     const uint8_t *p, *end;
+    uint32_t n = 0;
+    bool last_time = false;
 
     vm_trace_sink_flush(&s->k);
     p = s->buf;
     end = s->k.pos;
-    uint32_t n = 0;
-
     while (p < end) {
-        uint8_t type = *p++;
-        uint32_t count;
+        uint64_t w0 = rd_word(&p, end), w1;
+        unsigned kind = VM_SINK_KIND(w0);
+        uint32_t nslots = VM_SINK_NSLOTS(w0);
 
-        ck_assert_uint_eq(rd_uv(&p, end), 0); /* seq delta */
-        s->t += (uint64_t)rd_sv(&p, end);
-        ck_assert_uint_le(s->t, s->k.prev_t);
-        if (type == 14) { /* an op run: expand it against the listing */
-            int64_t start = (int64_t)s->prev_offset + rd_sv(&p, end);
-            uint64_t nrun = rd_uv(&p, end);
-            uint32_t line;
+        last_time = false;
+        if (kind == VM_SINK_TIME) {
+            s->t += rd_word(&p, end);
+            ck_assert_uint_le(s->t, s->k.prev_t);
+            last_time = true;
+            continue;
+        }
+        if (kind == VM_SINK_OPS) { /* an op run: expand it against the listing */
+            uint32_t start = (uint32_t)(w0 >> 32), line;
 
+            w1 = rd_word(&p, end);
             ck_assert_ptr_nonnull(s->rev);
-            ck_assert_int_ge(start, 0);
-            s->prev_offset = (uint32_t)start;
-            line = vm_listing_offset_line(s->lst, (uint32_t)start);
+            line = vm_listing_offset_line(s->lst, start);
             ck_assert_uint_gt(line, 0);
-            for (uint64_t i = 0; i < nrun; i++)
+            for (uint64_t i = 0; i < w1; i++)
                 tlog_add(s->l, "o%x; ", s->rev[line + i]);
-            n += (uint32_t)nrun;
+            n += (uint32_t)w1;
             continue;
         }
-        if (type == 15) { /* a step run: points, as their offsets */
-            uint64_t point = rd_uv(&p, end);
-            uint64_t nrun = rd_uv(&p, end);
+        if (kind == VM_SINK_STEPS) { /* a step run: points, as offsets */
+            uint32_t point = (uint32_t)(w0 >> 32);
 
+            w1 = rd_word(&p, end);
             ck_assert_ptr_nonnull(s->points);
-            for (uint64_t i = 0; i < nrun; i++)
+            for (uint64_t i = 0; i < w1; i++)
                 tlog_add(s->l, "s%x; ", s->points[point + i]);
-            n += (uint32_t)nrun;
+            n += (uint32_t)w1;
             continue;
         }
-        ck_assert(type == 2 || type == 3);
-        uint64_t func = rd_uv(&p, end), depth = rd_uv(&p, end);
-
-        tlog_add(s->l, "%s %u d%u", type == 2 ? "call" : "ret",
-                 (unsigned)func, (unsigned)depth);
-        count = (uint32_t)rd_uv(&p, end);
-        tlog_add(s->l, type == 2 ? " (" : count ? " = " : "");
-        for (uint32_t i = 0; i < count; i++) {
-            ck_assert_uint_eq(*p++, VM_I32);
-            tlog_add(s->l, "%s%d", i ? "," : "", (int32_t)rd_sv(&p, end));
-        }
-        tlog_add(s->l, type == 2 ? "); " : "; ");
+        ck_assert(kind == VM_SINK_CALL || kind == VM_SINK_RETURN ||
+                  kind == VM_SINK_RETURN_NONE);
+        if (kind == VM_SINK_RETURN_NONE)
+            ck_assert_uint_eq(nslots, 0);
+        tlog_add(s->l, "%s %u d%u", kind == VM_SINK_CALL ? "call" : "ret",
+                 VM_SINK_FUNC(w0), VM_SINK_DEPTH(w0));
+        tlog_add(s->l, kind == VM_SINK_CALL ? " (" : nslots ? " = " : "");
+        for (uint32_t i = 0; i < nslots; i++)
+            tlog_add(s->l, "%s%d", i ? "," : "",
+                     (int32_t)(uint32_t)rd_word(&p, end));
+        tlog_add(s->l, kind == VM_SINK_CALL ? "); " : "; ");
         n++;
     }
     ck_assert_ptr_eq(p, end);
+    ck_assert(!last_time); /* a batch never ends in a time entry */
     ck_assert_uint_eq(n, s->k.count);
     ck_assert_uint_eq(s->t, s->k.prev_t);
     if (n)
@@ -972,7 +961,6 @@ static void tsink_take(tsink *s)
     s->k.pos = s->buf;
     s->k.count = 0;
     s->k.end = s->buf + s->room;
-    s->k.prev_offset = s->prev_offset = 0; /* each batch from offset 0 */
 }
 
 static void tsink_tick(vm_trace_sink *k)
@@ -1032,12 +1020,12 @@ static void sink_trap(void *user, int code, const char *message)
     log_trap(user, code, message);
 }
 
-/* fib(2) into a sink: the hooks' log, batch sizes from one record per
- * batch (room 60: a record needs 59 free) to one batch; the counters;
- * the clock ticks. */
+/* fib(2) into a sink: the hooks' log, batch sizes from two entries per
+ * batch (room 48: an entry of one slot needs 32 free) to one batch; the
+ * counters; the clock ticks. */
 START_TEST(test_sink_fib)
 {
-    static const size_t rooms[] = {60, 100, sizeof ((tsink *)0)->buf};
+    static const size_t rooms[] = {48, 100, sizeof ((tsink *)0)->buf};
 
     for (size_t i = 0; i < sizeof rooms / sizeof rooms[0]; i++) {
         fixture fx;
@@ -1056,10 +1044,12 @@ START_TEST(test_sink_fib)
                          "call 1 d2 (0); ret 1 d2 = 0; ret 1 d1 = 1; ");
         ck_assert_uint_eq(s.k.calls, 3);
         ck_assert_uint_eq(s.k.max_depth, 2);
-        if (rooms[i] == 60) {
-            ck_assert_uint_ge(s.rooms, 5); /* a batch per record */
-            ck_assert_uint_eq(s.ticks, s.rooms - 1); /* the next record sees it */
-            ck_assert_uint_eq(s.batches, 6);
+        if (rooms[i] == 48) {
+            ck_assert_uint_ge(s.rooms, 2);
+            /* the next entry sees the clock a make_room moved */
+            ck_assert_uint_ge(s.ticks, s.rooms - 1);
+            ck_assert_uint_le(s.ticks, s.rooms);
+            ck_assert_uint_ge(s.batches, 3);
         } else if (rooms[i] == sizeof s.buf) {
             ck_assert_uint_eq(s.rooms, 0);
             ck_assert_uint_eq(s.ticks, 0);
