@@ -617,7 +617,7 @@ static inline void sink_call(vm_trace_sink *k, const vm__code *c,
     k->calls++;
     if (depth > k->max_depth)
         k->max_depth = depth;
-    if (k->step_line && depth < k->frame_cap)
+    if (depth < k->frame_cap) /* 0 without step_line */
         k->frame_line[depth] = VM_SINK_NO_LINE; /* no line yet */
     sink_frame(k, c->sink_call, depth, c->nparam_slots, fp);
 }
@@ -627,14 +627,15 @@ static inline void sink_call(vm_trace_sink *k, const vm__code *c,
 static inline void sink_ret(vm_trace_sink *k, const vm__code *c,
                             uint32_t depth, const vm__slot *fp)
 {
-    uint64_t w0 = VM_SINK_RETURN_NONE | (uint64_t)c->func_idx << 16 |
-                  (uint64_t)depth << 36;
+    uint64_t w0;
     uint8_t *p;
 
     if (fp) {
         sink_frame(k, c->sink_ret, depth, c->nresult_slots, fp);
         return;
     }
+    w0 = VM_SINK_RETURN_NONE | (uint64_t)c->func_idx << 16 |
+         (uint64_t)depth << 36;
     if (k->in_run)
         vm_trace_sink_flush(k);
     p = sink_room(k, 8);

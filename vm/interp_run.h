@@ -63,6 +63,7 @@ static VM_NOCLONE int RUN(vm_store *s, vm_func *f, vm__slot *sp,
      * someone wants steps. top_returned: the running
      * frame already had its ret (a tail call to a host that failed). */
     const vm_tracer *tr;
+    vm_trace_sink *sink;      /* tr->sink, kept local */
     vm_trace_sink *step_sink; /* the sink when it takes steps */
     vm_trace_sink *op_sink;   /* the sink when it takes ops */
     unsigned variant;
@@ -75,6 +76,7 @@ static VM_NOCLONE int RUN(vm_store *s, vm_func *f, vm__slot *sp,
     }
 #if VM_TRACED
     tr = s->tracer;
+    sink = tr->sink;
     step_sink = tr->sink && tr->sink->step_line ? tr->sink : NULL;
     op_sink = tr->sink && tr->sink->ops ? tr->sink : NULL;
     variant = (tr->op || op_sink ? VM_CODE_INSTRUMENTED : VM_CODE_TRACED) |
@@ -183,8 +185,8 @@ enter_wasm: {
 #if VM_TRACED
         /* The sink's record inline: a call out of the loop here made
          * recorded calls cost a third more (docs/performance.md). */
-        if (tr->sink)
-            sink_call(tr->sink, cc, (uint32_t)(fr - s->frames), fp);
+        if (sink)
+            sink_call(sink, cc, (uint32_t)(fr - s->frames), fp);
         else
             trace_call(s, callee, (uint32_t)(fr - s->frames), fp);
 #endif
@@ -411,8 +413,8 @@ l_base:
         while (src < end)
             *dst++ = *src++;
 #if VM_TRACED
-        if (tr->sink)
-            sink_ret(tr->sink, code, (uint32_t)(fr - s->frames), fp);
+        if (sink)
+            sink_ret(sink, code, (uint32_t)(fr - s->frames), fp);
         else
             trace_return(s, inst, code, (uint32_t)(fr - s->frames), fp, 0);
 #endif

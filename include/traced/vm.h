@@ -474,7 +474,7 @@ struct vm_trace_sink {
      * points from step_start) and the steps counted. */
     const uint32_t *step_line;
     uint32_t *frame_line;
-    uint32_t frame_cap;
+    uint32_t frame_cap;        /* frame_line's entries; 0 without step_line */
     uint32_t step_start, step_count;
     uint64_t nsteps;
     /* Ops: the run in progress (op_count instructions from op_start, the
