@@ -563,10 +563,10 @@ void vm_trace_sink_flush(vm_trace_sink *k)
         k->op_next = UINT32_MAX; /* no run: the next op starts one */
         sink_put2(k, VM_SINK_OPS | (uint64_t)start << 32, n);
         k->nops += n;
-    } else if (k->step_count) {
+    } else if (k->step_end) {
         start = k->step_start;
-        n = k->step_count;
-        k->step_count = 0;
+        n = k->step_end - 1 - start;
+        k->step_end = 0; /* no run: the next step starts one */
         sink_put2(k, VM_SINK_STEPS | (uint64_t)start << 32, n);
         k->nsteps += n;
     } else {
@@ -651,7 +651,7 @@ static __attribute__((noinline)) void sink_step_break(vm_trace_sink *k,
 {
     vm_trace_sink_flush(k);
     k->step_start = point;
-    k->step_count = 1;
+    k->step_end = point + 2; /* one step so far */
     k->in_run = 1;
 }
 
@@ -671,8 +671,8 @@ static inline void sink_step(vm_trace_sink *k, uint32_t point,
             return;
         k->frame_line[depth] = line;
     }
-    if (k->step_count && point == k->step_start + k->step_count)
-        k->step_count++;
+    if (point + 1 == k->step_end) /* the run goes on: one compare */
+        k->step_end++;
     else
         sink_step_break(k, point);
 }

@@ -470,12 +470,13 @@ struct vm_trace_sink {
     uint64_t calls;
     uint32_t max_depth;
     /* Steps: per step point (vm_module_step_points index) its line id;
-     * per depth the frame's line id; the step run in progress (step_count
-     * points from step_start) and the steps counted. */
+     * per depth the frame's line id; the step run in progress (points
+     * from step_start to step_end - 2; step_end is the next point
+     * expected plus one, 0 when there is no run) and the steps counted. */
     const uint32_t *step_line;
     uint32_t *frame_line;
     uint32_t frame_cap;        /* frame_line's entries; 0 without step_line */
-    uint32_t step_start, step_count;
+    uint32_t step_start, step_end;
     uint64_t nsteps;
     /* Ops: the run in progress (op_count instructions from op_start, the
      * next one expected at op_next, UINT32_MAX or 0 when there is none)
