@@ -6,7 +6,9 @@
  * without locks, so tests that use it run single-threaded.
  */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "proto_int.h"
 
@@ -51,4 +53,46 @@ void *proto__aligned_alloc(size_t align, size_t n)
 void proto__free(void *p)
 {
     free(p);
+}
+
+/*
+ * Zeroed memory straight from the kernel, in pages it maps on first touch:
+ * a big buffer of which a short run uses a little costs only what it
+ * touches (a page fault here is ~10 us: 4 MiB touched up front took
+ * ~11 ms, a fifth of a short recorded run). Ranges of 2 MiB and up are
+ * aligned to 2 MiB and advised as huge pages where the kernel has them,
+ * so that touching them costs a fault per 2 MiB. Free with proto__unmap
+ * and the same n.
+ */
+#define HUGE_PAGE ((size_t)2 << 20)
+
+void *proto__map(size_t n)
+{
+    size_t extra = n >= HUGE_PAGE ? HUGE_PAGE : 0;
+    uint8_t *p, *start;
+
+    if (should_fail())
+        return NULL;
+    p = mmap(NULL, n + extra, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    if (!extra)
+        return p;
+    /* Keep the 2 MiB-aligned n bytes, give back the rest. */
+    start = (uint8_t *)(((uintptr_t)p + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1));
+    if (start > p)
+        munmap(p, (size_t)(start - p));
+    if (start + n < p + n + extra)
+        munmap(start + n, (size_t)(p + n + extra - (start + n)));
+#ifdef MADV_HUGEPAGE
+    madvise(start, n, MADV_HUGEPAGE); /* advice: failure changes nothing */
+#endif
+    return start;
+}
+
+void proto__unmap(void *p, size_t n)
+{
+    if (p)
+        munmap(p, n);
 }

@@ -20,6 +20,9 @@ void *proto__calloc(size_t n, size_t size);
 void *proto__realloc(void *p, size_t n);
 void *proto__aligned_alloc(size_t align, size_t n);
 void proto__free(void *p);
+/* Zeroed, page-aligned memory mapped on first touch (alloc.c). */
+void *proto__map(size_t n);
+void proto__unmap(void *p, size_t n);
 
 /* CRC32C by slice-by-8 whatever the CPU, for tests against the hardware
  * path of proto_crc32c (hash.c). */

@@ -155,13 +155,14 @@ int proto_ring_new(const proto_ring_opts *opts, proto_ring **out)
     if (!r)
         return PROTO_ERR_NOMEM;
     memset(r, 0, sizeof *r);
-    r->buf = proto__aligned_alloc(CACHE_LINE, o.capacity);
+    /* Mapped, not touched: a page costs its fault when the producer first
+     * writes it (huge pages where the kernel has them), so a short run
+     * pays for the little it uses (proto__map). */
+    r->buf = proto__map(o.capacity);
     if (!r->buf) {
         proto__free(r);
         return PROTO_ERR_NOMEM;
     }
-    /* Touch every page now, not on the producer's hot path. */
-    memset(r->buf, 0, o.capacity);
     r->cap = o.capacity;
     r->mask = o.capacity - 1;
     r->max_record = o.capacity / 4;
@@ -186,7 +187,7 @@ void proto_ring_free(proto_ring *r)
         return;
     proto_frames_free(r->frames);
     proto__free(r->c_batch);
-    proto__free(r->buf);
+    proto__unmap(r->buf, r->cap);
     proto__free(r);
 }
 
