@@ -840,9 +840,9 @@ int proto_decode(proto_delta *d, const uint8_t *buf, size_t len,
 
 /* ---- Raw records: the header only --------------------------------------------- */
 
-/* A varint of at most `bits` bits in p[0..end); NULL if it is truncated
- * or too long (the caller words the error). */
-static const uint8_t *raw_uv_slow(const uint8_t *p, const uint8_t *end,
+/* A varint of at most `bits` bits in p[0..end): proto_int.h,
+ * proto__raw_uv. */
+const uint8_t *proto__raw_uv_slow(const uint8_t *p, const uint8_t *end,
                                   unsigned bits, uint64_t *out)
 {
     uint64_t v = 0;
@@ -861,17 +861,6 @@ static const uint8_t *raw_uv_slow(const uint8_t *p, const uint8_t *end,
     return NULL;
 }
 
-/* Ring records' seq and t deltas are one byte in the steady state. */
-static inline const uint8_t *raw_uv(const uint8_t *p, const uint8_t *end,
-                                    unsigned bits, uint64_t *out)
-{
-    if (p < end && *p < 0x80) {
-        *out = *p;
-        return p + 1;
-    }
-    return raw_uv_slow(p, end, bits, out);
-}
-
 /*
  * The fields every raw record has: type, seq and t deltas. p is set past
  * them. 0 or MALFORMED.
@@ -884,8 +873,8 @@ raw_head(const proto_delta *before, const uint8_t *buf, size_t len,
     const uint8_t *end = buf + len;
     uint64_t dseq = 0, dt = 0;
 
-    if (!(*p = raw_uv(buf + 1, end, 64, &dseq)) ||
-        !(*p = raw_uv(*p, end, 64, &dt)))
+    if (!(*p = proto__raw_uv(buf + 1, end, 64, &dseq)) ||
+        !(*p = proto__raw_uv(*p, end, 64, &dt)))
         return proto__error(err, errlen, PROTO_ERR_MALFORMED,
                             "bad seq or time delta in a %zu-byte record", len);
     out->bytes = buf;
@@ -919,9 +908,9 @@ static int raw_parse_batch(const proto_delta *before, const uint8_t *buf,
 
     if (rc < 0)
         return rc;
-    if (!(p = raw_uv(p, end, 32, &count)) ||
-        !(p = raw_uv(p, end, 64, &dt_last)) ||
-        !(p = raw_uv(p, end, 64, &body)) || body == 0 ||
+    if (!(p = proto__raw_uv(p, end, 32, &count)) ||
+        !(p = proto__raw_uv(p, end, 64, &dt_last)) ||
+        !(p = proto__raw_uv(p, end, 64, &body)) || body == 0 ||
         !proto__span_ok(out->seq, count))
         return proto__error(err, errlen, PROTO_ERR_MALFORMED,
                             "bad batch header in a %zu-byte record", len);
@@ -957,7 +946,7 @@ static int raw_parse_run(const proto_delta *before, const uint8_t *p,
         uint64_t off;
 
         out->offset_at = (uint32_t)(p - out->bytes);
-        if (!(p = raw_uv(p, end, 64, &v)))
+        if (!(p = proto__raw_uv(p, end, 64, &v)))
             return proto__error(err, errlen, PROTO_ERR_MALFORMED,
                                 "bad offset in an ops record");
         off = before->prev_offset + (uint64_t)proto__unzigzag(v);
@@ -965,11 +954,11 @@ static int raw_parse_run(const proto_delta *before, const uint8_t *p,
             return proto__error(err, errlen, PROTO_ERR_MALFORMED,
                                 "code offset out of range");
         out->offset = (uint32_t)off;
-    } else if (!(p = raw_uv(p, end, 32, &v))) {
+    } else if (!(p = proto__raw_uv(p, end, 32, &v))) {
         return proto__error(err, errlen, PROTO_ERR_MALFORMED,
                             "bad point in a steps record");
     }
-    if (!(p = raw_uv(p, end, 64, &count)) || p != end ||
+    if (!(p = proto__raw_uv(p, end, 64, &count)) || p != end ||
         !proto__span_ok(out->seq, count))
         return proto__error(err, errlen, PROTO_ERR_MALFORMED,
                             "bad count in a %s record at seq %llu", name,
@@ -1012,14 +1001,14 @@ int proto_raw_parse(const proto_delta *before, const uint8_t *buf,
         uint64_t off;
 
         if (p < end && PROTO_OPCODE_IS_PREFIX(*p)) {
-            if (!(p = raw_uv(p + 1, end, 32, &v)) || v > 0xffffff)
+            if (!(p = proto__raw_uv(p + 1, end, 32, &v)) || v > 0xffffff)
                 return proto__error(err, errlen, PROTO_ERR_MALFORMED,
                                     "bad sub-opcode in an op record");
         } else if (p < end) {
             p++;
         }
         out->offset_at = (uint32_t)(p - buf);
-        if (!(p = raw_uv(p, end, 64, &v)) || p != end)
+        if (!(p = proto__raw_uv(p, end, 64, &v)) || p != end)
             return proto__error(err, errlen, PROTO_ERR_MALFORMED,
                                 "bad offset in an op record");
         off = before->prev_offset + (uint64_t)proto__unzigzag(v);
@@ -1028,7 +1017,7 @@ int proto_raw_parse(const proto_delta *before, const uint8_t *buf,
                                 "code offset out of range");
         out->offset = (uint32_t)off;
     } else if (type == PROTO_LOSS) {
-        if (!(p = raw_uv(p, end, 64, &v)) || p != end || v == 0)
+        if (!(p = proto__raw_uv(p, end, 64, &v)) || p != end || v == 0)
             return proto__error(err, errlen, PROTO_ERR_MALFORMED,
                                 "bad count in a loss record");
         out->count = v;

@@ -233,4 +233,20 @@ static inline int64_t proto__unzigzag(uint64_t v)
     return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
 }
 
+/* A varint of at most `bits` bits in p[0..end): the byte after it, or
+ * NULL if it is truncated or too long (the caller words the error).
+ * Record headers' fields are one byte in the steady state. */
+const uint8_t *proto__raw_uv_slow(const uint8_t *p, const uint8_t *end,
+                                  unsigned bits, uint64_t *out);
+static inline const uint8_t *proto__raw_uv(const uint8_t *p,
+                                           const uint8_t *end, unsigned bits,
+                                           uint64_t *out)
+{
+    if (p < end && *p < 0x80) {
+        *out = *p;
+        return p + 1;
+    }
+    return proto__raw_uv_slow(p, end, bits, out);
+}
+
 #endif /* TRACED_PROTO_INT_H */

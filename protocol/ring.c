@@ -647,28 +647,6 @@ static int peek_record(proto_ring *r, const uint8_t **rec, size_t *len)
     }
 }
 
-/* A varint of a sink record's header, within end; false if cut. */
-static bool get_head_uv(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-    unsigned shift = 0;
-
-    *v = 0;
-    while (*p < end && shift < 64) {
-        uint8_t b = *(*p)++;
-
-        *v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80))
-            return true;
-        shift += 7;
-    }
-    return false;
-}
-
-static uint64_t unzigzag(uint64_t u)
-{
-    return (u >> 1) ^ (0 - (u & 1));
-}
-
 /*
  * The sink record rec[0..len) as a batch record (docs/protocol.md, "Sink
  * records"): the same header with type PROTO_BATCH and the body encoded
@@ -689,9 +667,13 @@ static int sink_to_batch(proto_ring *r, const uint8_t *rec, size_t len,
     size_t need, blen, hlen;
     int rc;
 
-    if (!get_head_uv(&p, end, &seq_d) || !get_head_uv(&p, end, &t_d) ||
-        !get_head_uv(&p, end, &count) || !get_head_uv(&p, end, &dt_last) ||
-        !get_head_uv(&p, end, &body) || body != (uint64_t)(end - p))
+    /* The fields and bounds raw_parse_batch (binary.c) reads. */
+    if (!(p = proto__raw_uv(p, end, 64, &seq_d)) ||
+        !(p = proto__raw_uv(p, end, 64, &t_d)) ||
+        !(p = proto__raw_uv(p, end, 32, &count)) ||
+        !(p = proto__raw_uv(p, end, 64, &dt_last)) ||
+        !(p = proto__raw_uv(p, end, 64, &body)) ||
+        body != (uint64_t)(end - p))
         return proto__error(err, errlen, PROTO_ERR_MALFORMED,
                             "bad sink record header (%zu bytes)", len);
     while (end - p >= 16) {
@@ -732,15 +714,17 @@ static int sink_to_batch(proto_ring *r, const uint8_t *rec, size_t len,
                           (unsigned long long)(lead + dt));
     if (rc < 0) {
         /* Skipped: its seqs and time are used up as its header says. */
-        uint64_t seq = r->c_delta.next_seq + unzigzag(seq_d);
+        uint64_t seq =
+            r->c_delta.next_seq + (uint64_t)proto__unzigzag(seq_d);
 
         r->c_delta.next_seq = seq + count;
-        r->c_delta.prev_t = r->c_delta.prev_t + unzigzag(t_d) + dt_last;
+        r->c_delta.prev_t =
+            r->c_delta.prev_t + (uint64_t)proto__unzigzag(t_d) + dt_last;
         return rc;
     }
     *h++ = PROTO_BATCH;
     h = wire_put_uv(h, seq_d);
-    h = wire_put_sv(h, (int64_t)(unzigzag(t_d) + lead));
+    h = wire_put_sv(h, proto__unzigzag(t_d) + (int64_t)lead);
     h = wire_put_uv(h, count);
     h = wire_put_uv(h, dt_last - lead);
     h = wire_put_uv(h, blen);
