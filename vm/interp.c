@@ -588,9 +588,10 @@ static __attribute__((noinline)) void sink_op_break(vm_trace_sink *k,
 
 /*
  * A call or return entry: word w0 (kind, slots and function; the depth
- * goes in here) and its nslots value slots at vals. Up to two slots are
- * copied as two whole words (the stack has slack after its end, and the
- * room check leaves 16 bytes), so that the common entry has no loop.
+ * goes in here) and its nslots value slots at vals (NULL when there are
+ * none). One or two slots are copied as two whole words (the stack has
+ * slack after its end, and the room check leaves 16 bytes), so that the
+ * common entry has no loop.
  */
 static inline void sink_frame(vm_trace_sink *k, uint64_t w0, uint32_t depth,
                               uint32_t nslots, const vm__slot *vals)
@@ -599,13 +600,13 @@ static inline void sink_frame(vm_trace_sink *k, uint64_t w0, uint32_t depth,
     uint8_t *p;
 
     if (__builtin_expect(k->in_run, 0))
-        vm_trace_sink_flush(k);
+        vm_trace_sink_flush(k); /* the run in progress goes first */
     p = sink_room(k, need);
     w0 |= (uint64_t)depth << 36;
     memcpy(p, &w0, 8);
-    if (__builtin_expect(nslots <= 2, 1))
+    if (__builtin_expect(nslots - 1 < 2, 1))
         memcpy(p + 8, vals, 16);
-    else
+    else if (nslots)
         memcpy(p + 8, vals, 8 * (size_t)nslots);
     k->pos = p + need;
     k->count++;
@@ -627,21 +628,11 @@ static inline void sink_call(vm_trace_sink *k, const vm__code *c,
 static inline void sink_ret(vm_trace_sink *k, const vm__code *c,
                             uint32_t depth, const vm__slot *fp)
 {
-    uint64_t w0;
-    uint8_t *p;
-
-    if (fp) {
+    if (fp)
         sink_frame(k, c->sink_ret, depth, c->nresult_slots, fp);
-        return;
-    }
-    w0 = VM_SINK_RETURN_NONE | (uint64_t)c->func_idx << 16 |
-         (uint64_t)depth << 36;
-    if (k->in_run)
-        vm_trace_sink_flush(k);
-    p = sink_room(k, 8);
-    memcpy(p, &w0, 8);
-    k->pos = p + 8;
-    k->count++;
+    else
+        sink_frame(k, VM_SINK_RETURN_NONE | (uint64_t)c->func_idx << 16,
+                   depth, 0, NULL);
 }
 
 /* A step at point that does not continue the step run: write the run in

@@ -481,7 +481,10 @@ struct vm_trace_sink {
     /* Ops: the run in progress (op_count instructions from op_start, the
      * next one expected at op_next, UINT32_MAX or 0 when there is none)
      * and the ops counted. At most one of the two runs is in progress;
-     * in_run is nonzero while one is (the VM's; owners leave it). */
+     * in_run is nonzero while one is: op_count | step_end kept in one
+     * word for the call/return path, which tests it before every entry
+     * (1.5 instructions an event on fib at level calls). The VM's; owners
+     * leave it. */
     bool ops;
     uint32_t op_start, op_count, op_next;
     uint32_t in_run;
