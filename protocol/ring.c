@@ -676,14 +676,8 @@ static int sink_to_batch(proto_ring *r, const uint8_t *rec, size_t len,
         body != (uint64_t)(end - p))
         return proto__error(err, errlen, PROTO_ERR_MALFORMED,
                             "bad sink record header (%zu bytes)", len);
-    while (end - p >= 16) {
-        uint64_t w;
-
-        memcpy(&w, p, 8);
-        if (VM_SINK_KIND(w) != VM_SINK_TIME)
-            break;
-        memcpy(&w, p + 8, 8);
-        lead += w;
+    while (end - p >= 16 && VM_SINK_KIND(wire_slot(p, 0)) == VM_SINK_TIME) {
+        lead += wire_slot(p, 1);
         p += 16;
     }
     need = BATCH_HEAD_BOUND + PROTO_SINK_BODY_BOUND(end - p);

@@ -101,14 +101,6 @@ int proto_frames_new(const vm_module *m, proto_frames **out)
     return 0;
 }
 
-static uint64_t word(const uint8_t *p)
-{
-    uint64_t w;
-
-    memcpy(&w, p, 8);
-    return w;
-}
-
 /*
  * A varint of a 32-bit value without a loop: the 7-bit groups spread to
  * bytes, continuation bits on all but the last, one 8-byte store. Writes
@@ -164,7 +156,7 @@ int proto_sink_transcode(const proto_frames *f, const uint8_t *raw,
             return proto__error(err, errlen, PROTO_ERR_MALFORMED,
                                 "sink entry cut short at byte %zu of %zu",
                                 (size_t)(p - raw), len);
-        w0 = word(p);
+        w0 = wire_slot(p, 0);
         kind = VM_SINK_KIND(w0);
         if (kind == VM_SINK_CALL || kind == VM_SINK_RETURN) {
             /* The common entry, with the fewest tests. */
@@ -224,7 +216,7 @@ int proto_sink_transcode(const proto_frames *f, const uint8_t *raw,
                                 "of %zu",
                                 kind, (size_t)(p - raw), len);
         if (kind == VM_SINK_TIME) {
-            w1 = word(p + 8);
+            w1 = wire_slot(p, 1);
             pending += w1;
             total += w1;
             p += 16;
@@ -250,7 +242,7 @@ int proto_sink_transcode(const proto_frames *f, const uint8_t *raw,
         } else {
             uint32_t start = (uint32_t)(w0 >> 32);
 
-            w1 = word(p + 8);
+            w1 = wire_slot(p, 1);
             if (w1 == 0 || w1 > UINT32_MAX)
                 return proto__error(err, errlen, PROTO_ERR_MALFORMED,
                                     "run of %llu events at byte %zu",
