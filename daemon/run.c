@@ -96,6 +96,8 @@ static void *sink_ticker(void *arg)
     while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
         nanosleep(&ts, NULL);
         __atomic_store_n(&s->clock, mono_ns(), __ATOMIC_RELAXED);
+        vm_trace_sink_poke(&s->vm); /* the VM checks the clock at its
+                                       next call or return */
     }
     return NULL;
 }
@@ -119,6 +121,7 @@ static void sink_seal(dmn_tracer *t)
     }
     k->end = s->buf + DMN_SINK_SOFT;
     k->prev_t = s->t_first = k->t;
+    vm_trace_sink_poke(k); /* pos and end moved: the VM re-arms */
 }
 
 /* The VM saw the ticker move: take the new time; seal a batch that is old

@@ -23,7 +23,7 @@ asan)    args=(-DCMAKE_BUILD_TYPE=Debug -DTRACED_SANITIZE=ON
                "-DCMAKE_C_FLAGS_DEBUG=-g -O1") ;;
 switch)  args=(-DCMAKE_BUILD_TYPE=Release -DTRACED_SWITCH_DISPATCH=ON) ;;
 tsan)    args=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DTRACED_TSAN=ON)
-         targets=(--target ring_stress test_proto) ;;
+         targets=(--target ring_stress test_proto test_vm) ;;
 fuzz)    args=(-DCMAKE_BUILD_TYPE=Debug -DTRACED_FUZZ=ON -DTRACED_SANITIZE=ON
                -DCMAKE_C_COMPILER=clang "-DCMAKE_C_FLAGS_DEBUG=-g -O1") ;;
 *) echo "usage: scripts/build.sh [release|asan|switch|fuzz|tsan]" >&2; exit 2 ;;

@@ -73,6 +73,13 @@ run_built() {
     "$@"
 }
 
+# One Check suite of a built test binary: run_suite SUITE BINARY ARGS...
+run_suite() {
+    local suite=$1
+    shift
+    CK_RUN_SUITE=$suite run_built "$@"
+}
+
 demo() {
     local bin=$1 tmp out=""
     tmp=$(mktemp -d)
@@ -152,6 +159,8 @@ tier "release: ring stress 10^8" run_built build/release/ring_stress 100000000 b
 tier "release: ring stress 10^8, batches" run_built build/release/ring_stress 100000000 both 0 batches
 if tier "tsan: build" scripts/build.sh tsan; then
     tier "tsan: unit test_proto" run_built build/tsan/test_proto
+    # The trace sink's gate is shared with the owner's ticker (vm.h).
+    tier "tsan: unit test_vm trace" run_suite trace build/tsan/test_vm
     tier "tsan: ring stress 10^7" run_built build/tsan/ring_stress 10000000 both
     tier "tsan: ring stress 10^7, batches" run_built build/tsan/ring_stress 10000000 both 0 batches
 fi

@@ -499,8 +499,9 @@ static inline const vm__code *code_variant(const vm_func *f, unsigned which)
 /* ---- The trace sink (vm.h, "Trace sinks") ------------------------------- */
 
 /*
- * The clock moved (checked before each entry): tick, and when the time
- * moved too, a time entry, with room for it and the `need` bytes of the
+ * The clock moved (sink_room checks it before an op or step run's entry
+ * and before a call or return entry the gate sent to sink_slow): tick,
+ * and when the time moved too, a time entry, with room for it and the `need` bytes of the
  * entry that follows, so that a batch never ends in a time entry.
  */
 static __attribute__((noinline)) void sink_tick(vm_trace_sink *k,
@@ -522,16 +523,28 @@ static __attribute__((noinline)) void sink_tick(vm_trace_sink *k,
     k->prev_t = k->t;
 }
 
-/* Room for an entry of `need` bytes (and 16 more: sink_frame may write
- * two slots beyond a short one), after the clock check. Inline: a load
- * and two compares in the common case. */
-static inline uint8_t *sink_room(vm_trace_sink *k, size_t need)
+/*
+ * The gate (vm.h, "Trace sinks"): NULL takes the next call or return
+ * entry to sink_slow. Owner callbacks may take the entries or move the
+ * buffer, so after one the gate is closed until the next entry re-arms it.
+ */
+static inline void sink_close_gate(vm_trace_sink *k)
 {
-    if (__builtin_expect(
-            __atomic_load_n(k->clock, __ATOMIC_RELAXED) != k->clock_seen, 0))
+    __atomic_store_n(&k->gate, (uint8_t *)NULL, __ATOMIC_RELAXED);
+}
+
+/* Room for an entry of `need` bytes (and 16 more: a call or return entry
+ * may write two slots beyond a short one), after the clock check. */
+static uint8_t *sink_room(vm_trace_sink *k, size_t need)
+{
+    if (__atomic_load_n(k->clock, __ATOMIC_RELAXED) != k->clock_seen) {
         sink_tick(k, need + 16);
-    if (__builtin_expect((size_t)(k->end - k->pos) < need + 16, 0))
+        sink_close_gate(k);
+    }
+    if ((size_t)(k->end - k->pos) < need + 16) {
         k->make_room(k, need + 16);
+        sink_close_gate(k);
+    }
     return k->pos;
 }
 
@@ -555,7 +568,6 @@ void vm_trace_sink_flush(vm_trace_sink *k)
 {
     uint32_t start, n;
 
-    k->in_run = 0;
     if (k->op_count) {
         start = k->op_start;
         n = k->op_count;
@@ -575,40 +587,70 @@ void vm_trace_sink_flush(vm_trace_sink *k)
     k->count += n;
 }
 
+void vm_trace_sink_poke(vm_trace_sink *k)
+{
+    __atomic_store_n(&k->gate, (uint8_t *)NULL, __ATOMIC_RELEASE);
+}
+
 /* The instruction at offset runs and does not continue the op run: write
- * the run (or a step run), start another. */
+ * the run (or a step run), start another, which the next call or return
+ * entry writes first (the gate sends it to sink_slow). */
 static __attribute__((noinline)) void sink_op_break(vm_trace_sink *k,
                                                     uint32_t offset)
 {
     vm_trace_sink_flush(k);
     k->op_start = offset;
     k->op_count = 1;
-    k->in_run = 1;
+    sink_close_gate(k);
 }
 
 /*
- * A call or return entry: word w0 (kind, slots and function; the depth
- * goes in here) and its nslots value slots at vals (NULL when there are
- * none). One or two slots are copied as two whole words (the stack has
- * slack after its end, and the room check leaves 16 bytes), so that the
- * common entry has no loop.
+ * A call or return entry found the gate closed: the run in progress goes
+ * first, then the clock check and room for len bytes; the gate opens at
+ * end - 16 first, so that a callback on the way (which closes it) or a
+ * poke from now on sends the next entry here again.
  */
-static inline void sink_frame(vm_trace_sink *k, uint64_t w0, uint32_t depth,
-                              uint32_t nslots, const vm__slot *vals)
+static __attribute__((noinline)) void sink_slow(vm_trace_sink *k, size_t len)
 {
-    size_t need = 8 + 8 * (size_t)nslots;
-    uint8_t *p;
+    __atomic_store_n(&k->gate, k->end - 16, __ATOMIC_RELAXED);
+    vm_trace_sink_flush(k);
+    sink_room(k, len);
+}
 
-    if (__builtin_expect(k->in_run, 0))
-        vm_trace_sink_flush(k); /* the run in progress goes first */
-    p = sink_room(k, need);
-    w0 |= (uint64_t)depth << 36;
+/*
+ * A call or return entry: word w0 (kind, slots, function and depth) and
+ * the len - 8 bytes of value slots at vals. The gate check stands for the
+ * clock, the room and the run in progress. The first slot is copied as a
+ * word whatever the count (vals has slack after it, and the gate leaves
+ * 16 bytes), a second as another, more with memcpy. Measured on the
+ * kernels: two slots always, or both as one 16-byte copy, made fib or
+ * hash slower (docs/vm.md, "Trace sinks").
+ */
+static inline void sink_frame(vm_trace_sink *k, uint64_t w0, size_t len,
+                              const vm__slot *vals)
+{
+    uint8_t *p = k->pos, *e = p + len;
+    uint64_t a, b;
+
+    if (__builtin_expect((uintptr_t)e > (uintptr_t)__atomic_load_n(
+                                             &k->gate, __ATOMIC_RELAXED),
+                         0)) {
+        sink_slow(k, len);
+        p = k->pos;
+        e = p + len;
+    }
     memcpy(p, &w0, 8);
-    if (__builtin_expect(nslots - 1 < 2, 1))
-        memcpy(p + 8, vals, 16);
-    else if (nslots)
-        memcpy(p + 8, vals, 8 * (size_t)nslots);
-    k->pos = p + need;
+    a = vals[0];
+    memcpy(p + 8, &a, 8);
+    if (__builtin_expect(len > 16, 0)) {
+        if (len == 24) {
+            b = vals[1];
+            memcpy(p + 16, &b, 8);
+        } else {
+            memcpy(p + 8, vals, len - 8);
+        }
+    }
+    k->pos = e;
     k->count++;
 }
 
@@ -620,19 +662,28 @@ static inline void sink_call(vm_trace_sink *k, const vm__code *c,
         k->max_depth = depth;
     if (depth < k->frame_cap) /* 0 without step_line */
         k->frame_line[depth] = VM_SINK_NO_LINE; /* no line yet */
-    sink_frame(k, c->sink_call, depth, c->nparam_slots, fp);
+    sink_frame(k, c->sink_call | (uint64_t)depth << 36,
+               8 + 8 * (size_t)c->nparam_slots, fp);
 }
 
-/* A return with its results at fp, or without (fp NULL: a tail call,
- * unwinding). */
+/* A return with its results at fp. */
 static inline void sink_ret(vm_trace_sink *k, const vm__code *c,
                             uint32_t depth, const vm__slot *fp)
 {
-    if (fp)
-        sink_frame(k, c->sink_ret, depth, c->nresult_slots, fp);
-    else
-        sink_frame(k, VM_SINK_RETURN_NONE | (uint64_t)c->func_idx << 16,
-                   depth, 0, NULL);
+    sink_frame(k, c->sink_ret | (uint64_t)depth << 36,
+               8 + 8 * (size_t)c->nresult_slots, fp);
+}
+
+/* A return without values: a tail call's, an unwound frame's. */
+static void sink_ret_none(vm_trace_sink *k, const vm__code *c,
+                          uint32_t depth)
+{
+    static const vm__slot none[2];
+
+    sink_frame(k,
+               VM_SINK_RETURN_NONE | (uint64_t)c->func_idx << 16 |
+                   (uint64_t)depth << 36,
+               8, none);
 }
 
 /* A step at point that does not continue the step run: write the run in
@@ -643,7 +694,7 @@ static __attribute__((noinline)) void sink_step_break(vm_trace_sink *k,
     vm_trace_sink_flush(k);
     k->step_start = point;
     k->step_end = point + 2; /* one step so far */
-    k->in_run = 1;
+    sink_close_gate(k);
 }
 
 /* Step point `point` reached in the frame at depth: a step when it moves
@@ -703,7 +754,10 @@ static void trace_return(vm_store *s, vm_instance *inst,
     vm_func *f;
 
     if (t->sink) {
-        sink_ret(t->sink, code, depth, fp);
+        if (fp)
+            sink_ret(t->sink, code, depth, fp);
+        else
+            sink_ret_none(t->sink, code, depth);
         return;
     }
     if (!t->ret)

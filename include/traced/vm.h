@@ -417,6 +417,18 @@ typedef struct vm_trace_throw {
  *     before end (the VM may write 16 bytes of slots beyond a short
  *     entry); make_room must take the entries and leave that much room;
  *   - writes the entry, advances pos and adds its events to count.
+ * For a call or return entry (the frequent ones) all of that but the
+ * write is one compare against gate: an entry that ends at or below gate
+ * has its room and nothing to do first. The VM opens the gate at
+ * end - 16 when it has done the rest, and closes it (NULL) when it starts
+ * a run and after any tick or make_room; vm_trace_sink_poke closes it
+ * from any thread. So a ticker pokes the sink after it advances *clock,
+ * or the VM sees the new time only at its next make_room; and an owner
+ * that moves pos or end outside tick and make_room (it takes the entries
+ * before another event, say) pokes it too. A poke that lands while the
+ * VM opens the gate may be lost: the VM then sees that tick at the next
+ * poke, so a ticker that pokes at every advance keeps the time at most
+ * one period late.
  *
  * Steps (step_line non-NULL): at a step point the VM emits a step when
  * the point's line id (step_line[point]) differs from the frame's current
@@ -438,7 +450,8 @@ typedef struct vm_trace_throw {
  * before it takes the entries.
  *
  * Everything is the owner's (caller-allocated, borrowed by the VM for the
- * traced call) and touched on the calling thread only, except *clock.
+ * traced call) and touched on the calling thread only, except *clock and
+ * gate.
  */
 #define VM_SINK_NO_LINE UINT32_MAX
 
@@ -459,6 +472,10 @@ enum {
 typedef struct vm_trace_sink vm_trace_sink;
 struct vm_trace_sink {
     uint8_t *pos, *end;        /* the buffer's free space */
+    /* end - 16 or NULL (closed), read and written with __atomic builtins
+     * only: the VM's; owners leave it, but for vm_trace_sink_poke. An
+     * owner starts it NULL. */
+    uint8_t *gate;
     uint32_t count;            /* events written since the owner's reset */
     uint64_t t, prev_t;        /* the time now; that of the last entry */
     const uint64_t *clock;     /* the ticker word (never NULL) */
@@ -481,13 +498,9 @@ struct vm_trace_sink {
     /* Ops: the run in progress (op_count instructions from op_start, the
      * next one expected at op_next, UINT32_MAX or 0 when there is none)
      * and the ops counted. At most one of the two runs is in progress;
-     * in_run is nonzero while one is: op_count | step_end kept in one
-     * word for the call/return path, which tests it before every entry
-     * (1.5 instructions an event on fib at level calls). The VM's; owners
-     * leave it. */
+     * starting one closes the gate. The VM's; owners leave them. */
     bool ops;
     uint32_t op_start, op_count, op_next;
-    uint32_t in_run;
     uint64_t nops;
     void *user;                /* the owner's */
 };
@@ -495,6 +508,10 @@ struct vm_trace_sink {
 /* Write the op or step run in progress (if any) as its entry: the owner
  * calls it before taking the entries. */
 void vm_trace_sink_flush(vm_trace_sink *s);
+
+/* Close s's gate (any thread): before its next call or return entry the
+ * VM checks the clock and the room again. */
+void vm_trace_sink_poke(vm_trace_sink *s);
 
 typedef struct vm_tracer {
     void *user;

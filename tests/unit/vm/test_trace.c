@@ -89,6 +89,8 @@
  *     (block $b (br_if $b (local.get 0)) (nop))))
  */
 #include <check.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -961,6 +963,7 @@ static void tsink_take(tsink *s)
     s->k.pos = s->buf;
     s->k.count = 0;
     s->k.end = s->buf + s->room;
+    vm_trace_sink_poke(&s->k); /* outside make_room, too (the hooks') */
 }
 
 static void tsink_tick(vm_trace_sink *k)
@@ -1179,6 +1182,130 @@ START_TEST(test_sink_host)
 END_TEST
 
 /*
+ * The gate (vm.h, "Trace sinks"): the VM reads the clock at a call or
+ * return only when the gate is closed. callhost(4)'s host call moves the
+ * clock like a ticker, poking or not; with a poke the return after it
+ * ticks and carries the new time, without one it does not (nothing else
+ * closes the gate: the buffer has room).
+ */
+static bool g_poke;
+
+static void ticker_host_call(void *user, const vm_trace_frame *f)
+{
+    (void)user;
+    (void)f;
+    g_sink->clock++;
+    if (g_poke)
+        vm_trace_sink_poke(&g_sink->k);
+}
+
+START_TEST(test_sink_poke)
+{
+    for (int poke = 0; poke < 2; poke++) {
+        fixture fx;
+        vm_tracer t;
+        tlog l;
+        tsink s;
+        int32_t n = 4, r = 0;
+
+        fx_open(&fx, core_wasm, sizeof core_wasm, 0, NULL);
+        tsink_init(&s, &t, &l, sizeof s.buf);
+        t.host_call = ticker_host_call;
+        g_sink = &s;
+        g_poke = poke;
+        ck_assert_int_eq(fx_call(&fx, "callhost", &n, &r, &t), 0);
+        ck_assert_uint_eq(s.ticks, (unsigned)poke);
+        ck_assert_uint_eq(s.k.t, poke ? 7u : 0u); /* tsink_tick: clock * 7 */
+        tsink_take(&s); /* checks the time entries against prev_t */
+        g_sink = NULL;
+        ck_assert_int_eq(r, 9);
+        ck_assert_str_eq(l.buf, "call 3 d1 (4); ret 3 d1 = 9; ");
+        ck_assert_uint_eq(s.batches, 1);
+        fx_close(&fx);
+    }
+}
+END_TEST
+
+/*
+ * A ticker thread advancing the clock and poking while fib(9) records
+ * into the sink, 50 times (room 256, so make_room takes batches too):
+ * each log equals the hooks', every entry decodes, and under
+ * ThreadSanitizer the gate and the clock are the only shared words.
+ */
+typedef struct poker {
+    tsink *s;
+    int stop;
+} poker;
+
+static void *poker_main(void *arg)
+{
+    poker *pk = arg;
+
+    while (!__atomic_load_n(&pk->stop, __ATOMIC_ACQUIRE)) {
+        __atomic_add_fetch(&pk->s->clock, 1, __ATOMIC_RELAXED);
+        vm_trace_sink_poke(&pk->s->k);
+        sched_yield();
+    }
+    return NULL;
+}
+
+static void poker_tick(vm_trace_sink *k)
+{
+    tsink *s = k->user;
+    uint64_t c = __atomic_load_n(&s->clock, __ATOMIC_RELAXED);
+
+    s->ticks++;
+    k->clock_seen = c;
+    k->t = c * 7;
+}
+
+static void poker_make_room(vm_trace_sink *k, size_t need)
+{
+    tsink *s = k->user;
+
+    s->rooms++;
+    tsink_take(s);
+    if (need > s->room)
+        k->end = s->buf + sizeof s->buf;
+}
+
+START_TEST(test_sink_poke_thread)
+{
+    fixture fx;
+    vm_tracer t, ht;
+    tlog l, hl;
+    tsink s;
+    poker pk = {0};
+    pthread_t th;
+    int32_t n = 9, r = -1;
+
+    fx_open(&fx, core_wasm, sizeof core_wasm, 0, NULL);
+    tlog_init(&hl, &ht, false);
+    ck_assert_int_eq(fx_call(&fx, "fib", &n, &r, &ht), 0);
+    ck_assert_int_eq(r, 34);
+    tsink_init(&s, &t, &l, 256);
+    s.k.tick = poker_tick;
+    s.k.make_room = poker_make_room;
+    pk.s = &s;
+    ck_assert_int_eq(pthread_create(&th, NULL, poker_main, &pk), 0);
+    for (int i = 0; i < 50; i++) {
+        l.len = 0;
+        l.buf[0] = '\0';
+        r = -1;
+        ck_assert_int_eq(fx_call(&fx, "fib", &n, &r, &t), 0);
+        tsink_take(&s);
+        ck_assert_int_eq(r, 34);
+        ck_assert_str_eq(l.buf, hl.buf);
+    }
+    __atomic_store_n(&pk.stop, 1, __ATOMIC_RELEASE);
+    pthread_join(th, NULL);
+    ck_assert_uint_eq(s.k.calls, 50u * 109); /* 2 fib(10) - 1 a run */
+    ck_assert_uint_gt(s.rooms, 50);
+    fx_close(&fx);
+}
+END_TEST
+
+/*
  * Ops into the sink, against the op hook: the same call, with op, call,
  * ret, host call, throw and trap logged in one format (rets without their
  * unwound/tail marks, which the records do not carry), once from the
@@ -1324,6 +1451,8 @@ Suite *trace_suite(void)
     tcase_add_test(tc, test_sink_trap_tail);
     tcase_add_test(tc, test_sink_steps);
     tcase_add_test(tc, test_sink_host);
+    tcase_add_test(tc, test_sink_poke);
+    tcase_add_test(tc, test_sink_poke_thread);
     tcase_add_test(tc, test_sink_ops);
     suite_add_tcase(s, tc);
     return s;
