@@ -535,13 +535,14 @@ static inline void sink_close_gate(vm_trace_sink *k)
 
 /* Room for an entry of `need` bytes (and 16 more: a call or return entry
  * may write two slots beyond a short one), after the clock check. */
-static uint8_t *sink_room(vm_trace_sink *k, size_t need)
+static inline uint8_t *sink_room(vm_trace_sink *k, size_t need)
 {
-    if (__atomic_load_n(k->clock, __ATOMIC_RELAXED) != k->clock_seen) {
+    if (__builtin_expect(
+            __atomic_load_n(k->clock, __ATOMIC_RELAXED) != k->clock_seen, 0)) {
         sink_tick(k, need + 16);
         sink_close_gate(k);
     }
-    if ((size_t)(k->end - k->pos) < need + 16) {
+    if (__builtin_expect((size_t)(k->end - k->pos) < need + 16, 0)) {
         k->make_room(k, need + 16);
         sink_close_gate(k);
     }
