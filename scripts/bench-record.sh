@@ -3,11 +3,14 @@
 # (traced run --trace-dir) at a level, both in one measurement.
 #
 # Usage: scripts/bench-record.sh [--runs N] [--no-build] [--level L]...
-#                                [KERNEL...]
+#                                [--dir DIR] [KERNEL...]
 #
 #   --runs N     timed runs per command (default 5, at least 3)
 #   --no-build   do not (re)build build/release
 #   --level L    calls, ops or lines (repeatable; default calls and ops)
+#   --dir DIR    where the recorded runs write their streams (default
+#                /dev/shm when it is a writable tmpfs, else a directory
+#                made with mktemp)
 #   KERNEL...    only these kernels (names of bench/kernels/*.wat)
 #
 # Levels calls and ops run bench/kernels/*.wat (`--invoke run`, as
@@ -15,13 +18,19 @@
 # C, bench/wasi/kernels.c built with -g (one repetition: `-- -n 1 NAME`),
 # since it needs DWARF; its untraced peer is that module, untraced.
 #
-# For every kernel and level both commands run in one hyperfine invocation
-# (-N, one warm-up run each); the table reports their medians, the ratio,
-# the events recorded (from the stream's index), the stream's bytes, and
-# bytes per event; at level ops also the instructions executed (run_end's
-# counter, read with tracectl) and bytes per instruction. Environment:
-# TRACED (default build/release/traced), TRACECTL (default: beside
-# TRACED), WAT2WASM (default wat2wasm), CLANG (default clang).
+# For every kernel and level the two commands take turns, one warm-up run
+# each, then N rounds of (untraced, recorded), each recorded run into an
+# empty directory; the table reports the medians of both, the ratio of
+# the medians, the events recorded (from the stream's index), the
+# stream's bytes, and bytes per event; at level ops also the instructions
+# executed (run_end's counter, read with tracectl) and bytes per
+# instruction. Taking turns keeps a change in the machine's speed (this
+# sandbox's vCPUs drift by tens of percent over minutes) out of the
+# ratio; a tmpfs keeps one run's disk write-back, and the discard of the
+# stream the benchmark deletes, out of the next run's time (what is
+# measured is recording: encoding and writing into the page cache).
+# Environment: TRACED (default build/release/traced), TRACECTL (default:
+# beside TRACED), WAT2WASM (default wat2wasm), CLANG (default clang).
 #
 # Output: a markdown table per level on stdout; progress on stderr. Exits 1
 # when a recorded run fails or records no events, 2 on a usage or setup
@@ -37,6 +46,7 @@ runs=5
 build=1
 levels=()
 selected=()
+dir=
 
 usage() { sed -n '2,25s/^# \{0,1\}//p' "$0"; }
 die() { echo "bench-record.sh: $*" >&2; exit 2; }
@@ -50,6 +60,11 @@ while [ $# -gt 0 ]; do
         shift
         ;;
     --no-build) build=0 ;;
+    --dir)
+        [ $# -ge 2 ] || die "--dir needs a directory"
+        dir=$2
+        shift
+        ;;
     --level)
         [ $# -ge 2 ] || die "--level needs calls, ops or lines"
         case $2 in calls | ops | lines) levels+=("$2") ;;
@@ -64,7 +79,6 @@ while [ $# -gt 0 ]; do
 done
 [ "$runs" -ge 3 ] 2>/dev/null || die "--runs must be at least 3"
 [ ${#levels[@]} -gt 0 ] || levels=(calls ops)
-command -v hyperfine >/dev/null || die "hyperfine is needed (scripts/setup.sh)"
 
 if [ $build = 1 ]; then
     log "building build/release"
@@ -82,7 +96,54 @@ else
 fi
 mkdir -p "$OUT"
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+if [ -z "$dir" ] && [ -d /dev/shm ] && [ -w /dev/shm ] &&
+    [ "$(stat -f -c %T /dev/shm)" = tmpfs ]; then
+    dir=/dev/shm
+fi
+if [ -n "$dir" ]; then
+    rec_dir=$(mktemp -d "$dir/bench-record.XXXXXX") || die "cannot write in $dir"
+else
+    rec_dir=$tmp
+fi
+trap 'rm -rf "$tmp" "$rec_dir"' EXIT
+log "streams go to $rec_dir"
+
+# One run of the command in $@, output discarded: its wall time in
+# seconds on stdout (bash's EPOCHREALTIME, microseconds).
+LC_NUMERIC=C
+time_run() {
+    local t0 t1
+    t0=$EPOCHREALTIME
+    "$@" >/dev/null 2>"$tmp/err" || return 1
+    t1=$EPOCHREALTIME
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.6f\n", b - a }'
+}
+
+# median of the numbers on stdin, one a line
+median() {
+    sort -g | awk '{ v[NR] = $1 } END {
+        if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# Untraced and recorded ($1 and $2, word-split) in turns: one warm-up
+# each, then $runs rounds. Sets t0 and t1 to the medians; the last
+# recorded run's stream stays in $rec_dir/d. Returns 1 when a run fails.
+take_turns() {
+    local plain=$1 rec=$2 i a b
+    : >"$tmp/t0"
+    : >"$tmp/t1"
+    for ((i = 0; i <= runs; i++)); do
+        a=$(time_run $plain) || return 1
+        rm -rf "$rec_dir/d"
+        b=$(time_run $rec) || return 1
+        if [ "$i" -gt 0 ]; then
+            echo "$a" >>"$tmp/t0"
+            echo "$b" >>"$tmp/t1"
+        fi
+    done
+    t0=$(median <"$tmp/t0")
+    t1=$(median <"$tmp/t1")
+}
 
 # Events in a stream: the last index entry's first seq + count (docs/
 # protocol.md section 5: 16-byte header, 24-byte entries).
@@ -95,11 +156,6 @@ events_of() {
     first=$(od -An -t u8 -j "$last" -N 8 "$idx" | tr -d ' ')
     count=$(od -An -t u4 -j $((last + 16)) -N 4 "$idx" | tr -d ' ')
     echo $((first + count))
-}
-
-# median of hyperfine's JSON times for command index $2 of file $1
-median_of() {
-    sed -n 's/.*"median": *\([0-9.eE+-]*\).*/\1/p' "$1" | sed -n "$(($2 + 1))p"
 }
 
 status=0
@@ -130,7 +186,7 @@ for level in "${levels[@]}"; do
     for k in "${kernels[@]}"; do
         if [ "$level" = lines ]; then
             plain="$TRACED run $module -- -n 1 $k"
-            rec="$TRACED run --trace-dir $tmp/d --level lines $module -- -n 1 $k"
+            rec="$TRACED run --trace-dir $rec_dir/d --level lines $module -- -n 1 $k"
         else
             wat=$ROOT/bench/kernels/$k.wat
             [ -f "$wat" ] || die "no kernel $k"
@@ -139,26 +195,21 @@ for level in "${levels[@]}"; do
                     die "wat2wasm $k failed"
             fi
             plain="$TRACED run $OUT/$k.wasm --invoke run"
-            rec="$TRACED run --trace-dir $tmp/d --level $level $OUT/$k.wasm --invoke run"
+            rec="$TRACED run --trace-dir $rec_dir/d --level $level $OUT/$k.wasm --invoke run"
         fi
         log "$level $k"
-        rm -rf "$tmp/d"
-        if ! hyperfine -N --warmup 1 --runs "$runs" --export-json "$tmp/h.json" \
-            --prepare "rm -rf $tmp/d" "$plain" "$rec" >/dev/null 2>"$tmp/err"; then
+        if ! take_turns "$plain" "$rec"; then
             log "$level $k: a run failed: $(tail -3 "$tmp/err")"
             status=1
             continue
         fi
-        # The last timed run's stream is left in $tmp/d.
-        t0=$(median_of "$tmp/h.json" 0)
-        t1=$(median_of "$tmp/h.json" 1)
-        ev=$(events_of "$tmp/d/stream.trace")
-        bytes=$(stat -c %s "$tmp/d/stream.trace")
+        ev=$(events_of "$rec_dir/d/stream.trace")
+        bytes=$(stat -c %s "$rec_dir/d/stream.trace")
         [ "$ev" -gt 0 ] || { log "$level $k: no events recorded"; status=1; }
         extra=""
         if [ "$level" = ops ]; then
             # run_end is the last event; its counters hold the ops.
-            ops=$("$TRACECTL" tail --file "$tmp/d/stream.trace" --no-follow \
+            ops=$("$TRACECTL" tail --file "$rec_dir/d/stream.trace" --no-follow \
                 --from $((ev - 1)) --format jsonl | tail -1 |
                 sed -n 's/.*"ops":\([0-9]*\).*/\1/p')
             [ -n "$ops" ] && [ "$ops" -gt 0 ] || { log "$level $k: no ops counted"; status=1; ops=0; }
