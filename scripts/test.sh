@@ -157,12 +157,14 @@ done
 # release build and under ThreadSanitizer (docs/protocol.md, "The ring").
 tier "release: ring stress 10^8" run_built build/release/ring_stress 100000000 both
 tier "release: ring stress 10^8, batches" run_built build/release/ring_stress 100000000 both 0 batches
+tier "release: ring stress 10^8, sink records" run_built build/release/ring_stress 100000000 both 0 sinks
 if tier "tsan: build" scripts/build.sh tsan; then
     tier "tsan: unit test_proto" run_built build/tsan/test_proto
     # The trace sink's gate is shared with the owner's ticker (vm.h).
     tier "tsan: unit test_vm trace" run_suite trace build/tsan/test_vm
     tier "tsan: ring stress 10^7" run_built build/tsan/ring_stress 10000000 both
     tier "tsan: ring stress 10^7, batches" run_built build/tsan/ring_stress 10000000 both 0 batches
+    tier "tsan: ring stress 10^7, sink records" run_built build/tsan/ring_stress 10000000 both 0 sinks
 fi
 
 if [[ -x scripts/fuzz.sh ]]; then

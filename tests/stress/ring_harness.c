@@ -5,12 +5,15 @@
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
 #include "traced/proto_ring.h"
+#include "traced/proto_sink.h"
+#include "traced/vm.h"
 
 static uint64_t mix(uint64_t x)
 {
@@ -101,6 +104,102 @@ void ring_harness_event(uint64_t i, proto_event *ev, proto_val *vals,
         }
         break;
     }
+}
+
+/*
+ * Sink mode: calls and returns are of the functions of SINK_WASM (their
+ * values of the functions' types), so that runs of them can go as the
+ * VM's sink entries (vm.h, "Trace sinks"); the other events are
+ * ring_harness_event's.
+ *
+ * (module
+ *   (import "env" "h" (func $h (param i32 f32)))            ;; func 0
+ *   (func $all (param i64 f32 f64 v128 funcref externref)   ;; func 1
+ *              (result funcref externref v128 i32)
+ *     local.get 4 local.get 5 local.get 3 i32.const 7)
+ *   (func $five (param i32 i32 i32 i32 i32)                 ;; func 2
+ *               (result i32 i32 i32 i32)
+ *     local.get 0 local.get 1 local.get 2 local.get 3))
+ */
+static const uint8_t sink_wasm[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x1f, 0x03, 0x60,
+    0x02, 0x7f, 0x7d, 0x00, 0x60, 0x06, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f,
+    0x04, 0x70, 0x6f, 0x7b, 0x7f, 0x60, 0x05, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f,
+    0x04, 0x7f, 0x7f, 0x7f, 0x7f, 0x02, 0x09, 0x01, 0x03, 0x65, 0x6e, 0x76,
+    0x01, 0x68, 0x00, 0x00, 0x03, 0x03, 0x02, 0x01, 0x02, 0x0a, 0x17, 0x02,
+    0x0a, 0x00, 0x20, 0x04, 0x20, 0x05, 0x20, 0x03, 0x41, 0x07, 0x0b, 0x0a,
+    0x00, 0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0x20, 0x03, 0x0b,
+};
+
+static const struct {
+    uint8_t nparams, nresults;
+    uint8_t params[6], results[4];
+} sink_funcs[3] = {
+    {2, 0, {VM_I32, VM_F32}, {0}},
+    {6, 4, {VM_I64, VM_F32, VM_F64, VM_V128, VM_FUNCREF, VM_EXTERNREF},
+     {VM_FUNCREF, VM_EXTERNREF, VM_V128, VM_I32}},
+    {5, 4, {VM_I32, VM_I32, VM_I32, VM_I32, VM_I32},
+     {VM_I32, VM_I32, VM_I32, VM_I32}},
+};
+
+static void sink_event(uint64_t i, proto_event *ev, proto_val *vals,
+                       char *bytes)
+{
+    uint64_t h = mix(i + 1);
+    uint32_t func = (uint32_t)(h >> 16) % 3, n;
+    const uint8_t *types;
+
+    if (h % 16 > 8) {
+        ring_harness_event(i, ev, vals, bytes);
+        return;
+    }
+    memset(ev, 0, sizeof *ev);
+    ev->t_ns = i;
+    if (h % 16 < 5) {
+        n = sink_funcs[func].nparams;
+        types = sink_funcs[func].params;
+    } else {
+        n = sink_funcs[func].nresults;
+        types = sink_funcs[func].results;
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        uint64_t v = mix(h + k);
+
+        memset(&vals[k], 0, sizeof vals[k]);
+        vals[k].type = types[k];
+        switch (types[k]) {
+        case VM_I32: vals[k].of.i32 = (int32_t)(v >> 20); break;
+        case VM_I64: vals[k].of.i64 = (int64_t)v; break;
+        case VM_F32: vals[k].of.f32_bits = (uint32_t)(v >> 7); break;
+        case VM_F64: vals[k].of.f64_bits = v; break;
+        case VM_V128:
+            for (int b = 0; b < 16; b++)
+                vals[k].of.v128[b] = (uint8_t)(v >> (b * 4));
+            break;
+        default: /* slot 0 is null, so an id is never 0 */
+            vals[k].of.ref = (v & 7) == 0 ? PROTO_REF_NULL : 1 + (v >> 40);
+            break;
+        }
+    }
+    if (h % 16 < 5) {
+        ev->type = PROTO_CALL;
+        ev->as.call = (proto_call){func, (uint32_t)(h >> 32) % 64,
+                                   {vals, n}};
+    } else {
+        ev->type = PROTO_RETURN;
+        ev->as.ret = (proto_return){func, (uint32_t)(h >> 32) % 64,
+                                    {vals, n}};
+    }
+}
+
+/* Event i of the run's stream. */
+static void gen_event(bool sinks, uint64_t i, proto_event *ev,
+                      proto_val *vals, char *bytes)
+{
+    if (sinks)
+        sink_event(i, ev, vals, bytes);
+    else
+        ring_harness_event(i, ev, vals, bytes);
 }
 
 typedef struct shared {
@@ -195,6 +294,22 @@ static int push_as_frame(proto_ring *r, proto_event *ev)
                                  &ev->seq);
 }
 
+/* The producer's failure, unless the consumer's came first (the first
+ * one is the cause: a consumer that fails shuts the ring, and the
+ * producer's next push then fails with CLOSED). */
+static __attribute__((format(printf, 2, 3))) void
+producer_fail(shared *s, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!atomic_exchange(&s->failed, 1)) {
+        va_start(ap, fmt);
+        vsnprintf(s->res->error, sizeof s->res->error, fmt, ap);
+        va_end(ap);
+    }
+    proto_ring_shutdown(s->ring);
+}
+
 enum { BATCH_MAX = 32 };
 
 /*
@@ -217,20 +332,103 @@ static int push_batch(shared *s, uint64_t i, uint32_t k)
         ring_harness_event(i + j, &ev, vals, bytes);
         ev.seq = i + j;
         if (proto_encode(&d, &ev, body + len, sizeof body - len, &n) < 0) {
-            snprintf(s->res->error, sizeof s->res->error,
-                     "encode %llu for a batch", (unsigned long long)(i + j));
+            producer_fail(s, "encode %llu for a batch",
+                          (unsigned long long)(i + j));
             return -1;
         }
         len += n;
     }
     rc = proto_ring_push_batch(s->ring, i, i + k - 1, body, len, k, &first);
     if ((rc < 0 && !(rc == PROTO_ERR_FULL && s->o->lossy)) || first != i) {
-        snprintf(s->res->error, sizeof s->res->error,
-                 "push_batch %llu+%u: %s, seq %llu", (unsigned long long)i, k,
-                 proto_err_name(rc), (unsigned long long)first);
+        producer_fail(s, "push_batch %llu+%u: %s, seq %llu",
+                      (unsigned long long)i, k, proto_err_name(rc),
+                      (unsigned long long)first);
         return -1;
     }
     return 0;
+}
+
+/*
+ * Events i..i+k-1, all calls and returns, as one sink record: per event
+ * the entry the VM writes (word 0 with kind, slots, function and depth,
+ * then the values in the slot encoding), a time entry of 1 between two
+ * (t_ns = seq), and every fourth record starts one ns early with a time
+ * entry before its first event. 0 when it went as expected.
+ */
+static int push_sink(shared *s, uint64_t i, uint32_t k)
+{
+    uint64_t words[BATCH_MAX * 16];
+    proto_val vals[8];
+    char bytes[64];
+    proto_event ev;
+    uint64_t first = ~0ull, t_first = i;
+    size_t n = 0;
+    int rc;
+
+    if (i > 0 && mix(i) % 4 == 0) {
+        t_first = i - 1;
+        words[n++] = VM_SINK_TIME;
+        words[n++] = 1;
+    }
+    for (uint32_t j = 0; j < k; j++) {
+        const proto_vals *v;
+        size_t w0 = n++;
+        uint32_t nslots = 0;
+
+        sink_event(i + j, &ev, vals, bytes);
+        if (j > 0) {
+            words[w0] = VM_SINK_TIME;
+            words[n++] = 1;
+            w0 = n++;
+        }
+        v = ev.type == PROTO_CALL ? &ev.as.call.args : &ev.as.ret.results;
+        for (uint32_t x = 0; x < v->count; x++) {
+            const proto_val *a = &v->items[x];
+
+            switch (a->type) {
+            case VM_I32: words[n++] = (uint32_t)a->of.i32; break;
+            case VM_I64: words[n++] = (uint64_t)a->of.i64; break;
+            case VM_F32: words[n++] = a->of.f32_bits; break;
+            case VM_F64: words[n++] = a->of.f64_bits; break;
+            case VM_V128:
+                memcpy(&words[n], a->of.v128, 16);
+                n += 2;
+                break;
+            default:
+                words[n++] = a->of.ref == PROTO_REF_NULL ? 0 : a->of.ref;
+                break;
+            }
+        }
+        nslots = (uint32_t)(n - w0 - 1);
+        words[w0] = (uint64_t)(ev.type == PROTO_CALL ? VM_SINK_CALL
+                                                      : VM_SINK_RETURN) |
+                    (uint64_t)nslots << 4 |
+                    (uint64_t)(ev.type == PROTO_CALL ? ev.as.call.func
+                                                     : ev.as.ret.func)
+                        << 16 |
+                    (uint64_t)(ev.type == PROTO_CALL ? ev.as.call.depth
+                                                     : ev.as.ret.depth)
+                        << 36;
+    }
+    rc = proto_ring_push_sink(s->ring, t_first, i + k - 1,
+                              (const uint8_t *)words, n * 8, k, &first);
+    if ((rc < 0 && !(rc == PROTO_ERR_FULL && s->o->lossy)) || first != i) {
+        producer_fail(s, "push_sink %llu+%u: %s, seq %llu",
+                      (unsigned long long)i, k, proto_err_name(rc),
+                      (unsigned long long)first);
+        return -1;
+    }
+    return 0;
+}
+
+/* Calls and returns from i on, at most max of them (sink mode). */
+static uint32_t callret_run(uint64_t i, uint64_t max)
+{
+    uint32_t k = 0;
+
+    while (k < max && mix(i + k + 1) % 16 <= 8)
+        k++;
+    return k;
 }
 
 static void *producer(void *arg)
@@ -244,31 +442,40 @@ static void *producer(void *arg)
     for (uint64_t i = 0; i < s->o->count; i++) {
         int rc;
 
+        if (s->o->sinks && mix(rng + i) % 2 == 0) {
+            uint64_t max = 1 + (mix(rng + i) >> 8) % BATCH_MAX;
+            uint32_t k = callret_run(i, max < s->o->count - i
+                                             ? max
+                                             : s->o->count - i);
+
+            if (k > 0) {
+                if (push_sink(s, i, k) < 0)
+                    break;
+                i += k - 1;
+                pace(&rng, s->o->slow_consumer ? 0x3fff : 0x3ff,
+                     s->o->slow_consumer ? 0x3fffff : 0xfffff);
+                continue;
+            }
+        }
         if (s->o->batches && mix(rng + i) % 4 == 0) {
             uint64_t k = 1 + (mix(rng + i) >> 8) % BATCH_MAX;
 
             if (k > s->o->count - i)
                 k = s->o->count - i;
-            if (push_batch(s, i, (uint32_t)k) < 0) {
-                atomic_store(&s->failed, 1);
-                proto_ring_shutdown(s->ring);
+            if (push_batch(s, i, (uint32_t)k) < 0)
                 break;
-            }
             i += k - 1;
             pace(&rng, s->o->slow_consumer ? 0x3fff : 0x3ff,
                  s->o->slow_consumer ? 0x3fffff : 0xfffff);
             continue;
         }
-        ring_harness_event(i, &ev, vals, bytes);
+        gen_event(s->o->sinks, i, &ev, vals, bytes);
         rc = i & 1 ? push_as_frame(s->ring, &ev) : 1;
         if (rc == 1)
             rc = proto_ring_push(s->ring, &ev);
         if ((rc < 0 && !(rc == PROTO_ERR_FULL && s->o->lossy)) || ev.seq != i) {
-            snprintf(s->res->error, sizeof s->res->error,
-                     "push %llu: %s, seq %llu", (unsigned long long)i,
-                     proto_err_name(rc), (unsigned long long)ev.seq);
-            atomic_store(&s->failed, 1);
-            proto_ring_shutdown(s->ring);
+            producer_fail(s, "push %llu: %s, seq %llu", (unsigned long long)i,
+                          proto_err_name(rc), (unsigned long long)ev.seq);
             break;
         }
         if (atomic_load_explicit(&s->failed, memory_order_relaxed))
@@ -323,7 +530,8 @@ static void *consumer(void *arg)
             rc = expect % 3 == 1
                      ? proto_ring_next_raw(s->ring, &raw, err, sizeof err)
                      : proto_ring_next(s->ring, &ev, err, sizeof err);
-            if (rc == PROTO_ERR_ARG && expect % 3 == 1 && s->o->batches) {
+            if (rc == PROTO_ERR_ARG && expect % 3 == 1 &&
+                (s->o->batches || s->o->sinks)) {
                 rc = proto_ring_next(s->ring, &ev, err, sizeof err);
             } else if (rc == 0 && expect % 3 == 1 &&
                        raw.type == PROTO_BATCH) {
@@ -385,7 +593,7 @@ static void *consumer(void *arg)
             s->res->loss_covered += ev.as.loss.count;
             expect += ev.as.loss.count;
         } else {
-            ring_harness_event(expect, &want, vals, bytes);
+            gen_event(s->o->sinks, expect, &want, vals, bytes);
             want.seq = expect;
             if (!proto_event_equal(&ev, &want)) {
                 consumer_fail(s, "payload of seq %llu differs (type %llu)",
@@ -426,6 +634,22 @@ int ring_harness_run(const ring_harness_opts *o, ring_harness_result *res)
     if (proto_ring_new(&ro, &s.ring) < 0) {
         snprintf(res->error, sizeof res->error, "proto_ring_new failed");
         return -1;
+    }
+    if (o->sinks) { /* sink records are encoded with the module's types */
+        vm_module *m = NULL;
+        proto_frames *f = NULL;
+        char err[128] = "no memory for its frames";
+
+        if (vm_module_new(sink_wasm, sizeof sink_wasm, NULL, &m, err,
+                          sizeof err) != 0 ||
+            proto_frames_new(m, &f) != 0) {
+            snprintf(res->error, sizeof res->error, "sink module: %s", err);
+            vm_module_free(m);
+            proto_ring_free(s.ring);
+            return -1;
+        }
+        vm_module_free(m);
+        proto_ring_set_frames(s.ring, f);
     }
     clock_gettime(CLOCK_MONOTONIC, &t0);
     pthread_create(&cons, NULL, consumer, &s);

@@ -8,7 +8,10 @@
  * (proto_ring_next_raw), so the fast paths see the same races. With
  * `batches`, a quarter of the pushes are batches of 1..32 events
  * (proto_ring_push_batch), and the raw reads expand them with
- * proto_raw_events.
+ * proto_raw_events. With `sinks`, calls and returns carry the values of
+ * the functions of a small module, and runs of them (up to 32) go half
+ * of the time as sink records (proto_ring_push_sink: the VM's entries,
+ * with time entries between them), which the consumer gets as batches.
  */
 #ifndef TRACED_RING_HARNESS_H
 #define TRACED_RING_HARNESS_H
@@ -26,6 +29,8 @@ typedef struct ring_harness_opts {
     uint64_t seed;
     bool slow_consumer; /* pace the consumer more than the producer */
     bool batches;       /* also push batch records */
+    bool sinks;         /* calls and returns of a module's functions, half
+                           of the runs of them pushed as sink records */
 } ring_harness_opts;
 
 typedef struct ring_harness_result {
