@@ -173,9 +173,59 @@ static uint32_t crc32c_sw(uint32_t crc, const uint8_t *p, size_t len)
  * SSE4.2's crc32 instruction computes exactly this CRC (Castagnoli,
  * reflected), 8 bytes per instruction: the trace file's checksums went
  * from ~3.9 instructions a byte (slice-by-8; 2.6% of a recorded fib(25)
- * run's instructions) to ~0.5 (callgrind). One dependency chain, which
- * is plenty for 64 KiB chunks.
+ * run's instructions) to ~0.5 (callgrind). One chain of them runs at the
+ * instruction's latency (3 cycles for 8 bytes), so a long buffer goes as
+ * three chains over three thirds of each CRC_BLOCK * 3 bytes, joined
+ * with crc_shift: the CRC register is linear over GF(2), so after A then
+ * B it is shift(reg after A, |B|) ^ (reg after B from 0), where shift
+ * multiplies by x^(8 |B|) modulo the polynomial, for |B| = CRC_BLOCK a
+ * table per byte of the register (crc_shift_table, made with the others).
+ * The recorded qsort kernel's consumer spends ~10% of its time here with
+ * one chain (docs/performance.md).
  */
+#define CRC_BLOCK 4096u
+
+static uint32_t crc_shift_table[4][256];
+
+/* a * b modulo the polynomial, both reflected (bit 31 is x^0). */
+static uint32_t crc_multmodp(uint32_t a, uint32_t b)
+{
+    uint32_t m = 1u << 31, p = 0;
+
+    for (;;) {
+        if (a & m) {
+            p ^= b;
+            if ((a & (m - 1)) == 0)
+                break;
+        }
+        m >>= 1;
+        b = b & 1 ? (b >> 1) ^ 0x82f63b78u : b >> 1;
+    }
+    return p;
+}
+
+/* The tables of x^(8 CRC_BLOCK) times a register, a byte at a time. */
+static void crc_shift_init(void)
+{
+    uint32_t x = 1u << 30; /* x^1 */
+
+    /* x^(8 CRC_BLOCK) = x^(2^15): square x^1 fifteen times */
+    for (unsigned k = 0; (1u << k) < 8 * CRC_BLOCK; k++)
+        x = crc_multmodp(x, x);
+    for (uint32_t j = 0; j < 4; j++)
+        for (uint32_t v = 0; v < 256; v++)
+            crc_shift_table[j][v] = crc_multmodp(x, v << (8 * j));
+}
+
+/* The register reg moved over CRC_BLOCK zero bytes. */
+static inline uint32_t crc_shift(uint32_t reg)
+{
+    return crc_shift_table[0][reg & 0xff] ^
+           crc_shift_table[1][(reg >> 8) & 0xff] ^
+           crc_shift_table[2][(reg >> 16) & 0xff] ^
+           crc_shift_table[3][reg >> 24];
+}
+
 __attribute__((target("sse4.2"))) static uint32_t
 crc32c_hw(uint32_t crc, const uint8_t *p, size_t len)
 {
@@ -184,6 +234,23 @@ crc32c_hw(uint32_t crc, const uint8_t *p, size_t len)
     while (len && ((uintptr_t)p & 7)) {
         c = __builtin_ia32_crc32qi((uint32_t)c, *p++);
         len--;
+    }
+    while (len >= 3 * CRC_BLOCK) {
+        uint64_t b = 0, d = 0;
+
+        for (size_t i = 0; i < CRC_BLOCK; i += 8) {
+            uint64_t wa, wb, wd;
+
+            memcpy(&wa, p + i, 8);
+            memcpy(&wb, p + CRC_BLOCK + i, 8);
+            memcpy(&wd, p + 2 * CRC_BLOCK + i, 8);
+            c = __builtin_ia32_crc32di(c, wa);
+            b = __builtin_ia32_crc32di(b, wb);
+            d = __builtin_ia32_crc32di(d, wd);
+        }
+        c = crc_shift(crc_shift((uint32_t)c) ^ (uint32_t)b) ^ (uint32_t)d;
+        p += 3 * CRC_BLOCK;
+        len -= 3 * CRC_BLOCK;
     }
     while (len >= 8) {
         uint64_t w;
@@ -207,6 +274,7 @@ static void crc_once_init(void)
 {
     crc_init();
 #ifdef HAVE_CRC32C_HW
+    crc_shift_init();
     __builtin_cpu_init();
     if (__builtin_cpu_supports("sse4.2"))
         crc32c_impl = crc32c_hw;
