@@ -25,6 +25,27 @@ static uint64_t mix(uint64_t x)
     return x;
 }
 
+/* A value of type from the random bits v; a reference's id is at least
+ * min_id (or the null reference). */
+static void gen_val(proto_val *x, uint8_t type, uint64_t v, uint64_t min_id)
+{
+    memset(x, 0, sizeof *x);
+    x->type = type;
+    switch (type) {
+    case VM_I32: x->of.i32 = (int32_t)(v >> 20); break;
+    case VM_I64: x->of.i64 = (int64_t)v; break;
+    case VM_F32: x->of.f32_bits = (uint32_t)(v >> 7); break;
+    case VM_F64: x->of.f64_bits = v; break;
+    case VM_V128:
+        for (int b = 0; b < 16; b++)
+            x->of.v128[b] = (uint8_t)(v >> (b * 4));
+        break;
+    default:
+        x->of.ref = (v & 7) == 0 ? PROTO_REF_NULL : min_id + (v >> 40);
+        break;
+    }
+}
+
 void ring_harness_event(uint64_t i, proto_event *ev, proto_val *vals,
                         char *bytes)
 {
@@ -38,21 +59,7 @@ void ring_harness_event(uint64_t i, proto_event *ev, proto_val *vals,
     for (uint32_t k = 0; k < nvals; k++) {
         uint64_t v = mix(h + k);
 
-        memset(&vals[k], 0, sizeof vals[k]);
-        vals[k].type = types[v % 7];
-        switch (vals[k].type) {
-        case VM_I32: vals[k].of.i32 = (int32_t)(v >> 20); break;
-        case VM_I64: vals[k].of.i64 = (int64_t)v; break;
-        case VM_F32: vals[k].of.f32_bits = (uint32_t)(v >> 7); break;
-        case VM_F64: vals[k].of.f64_bits = v; break;
-        case VM_V128:
-            for (int b = 0; b < 16; b++)
-                vals[k].of.v128[b] = (uint8_t)(v >> (b * 4));
-            break;
-        default:
-            vals[k].of.ref = (v & 7) == 0 ? PROTO_REF_NULL : v >> 40;
-            break;
-        }
+        gen_val(&vals[k], types[v % 7], v, 0);
     }
     switch (h % 16) {
     case 0: case 1: case 2: case 3: case 4:
@@ -107,7 +114,8 @@ void ring_harness_event(uint64_t i, proto_event *ev, proto_val *vals,
 }
 
 /*
- * Sink mode: calls and returns are of the functions of SINK_WASM (their
+ * Sink mode: calls and returns are of the functions of
+ * ring_harness_sink_wasm (ring_harness.h; their
  * values of the functions' types), so that runs of them can go as the
  * VM's sink entries (vm.h, "Trace sinks"); the other events are
  * ring_harness_event's.
@@ -121,7 +129,7 @@ void ring_harness_event(uint64_t i, proto_event *ev, proto_val *vals,
  *               (result i32 i32 i32 i32)
  *     local.get 0 local.get 1 local.get 2 local.get 3))
  */
-static const uint8_t sink_wasm[] = {
+const uint8_t ring_harness_sink_wasm[] = {
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x1f, 0x03, 0x60,
     0x02, 0x7f, 0x7d, 0x00, 0x60, 0x06, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f,
     0x04, 0x70, 0x6f, 0x7b, 0x7f, 0x60, 0x05, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f,
@@ -130,6 +138,7 @@ static const uint8_t sink_wasm[] = {
     0x0a, 0x00, 0x20, 0x04, 0x20, 0x05, 0x20, 0x03, 0x41, 0x07, 0x0b, 0x0a,
     0x00, 0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0x20, 0x03, 0x0b,
 };
+const size_t ring_harness_sink_wasm_len = sizeof ring_harness_sink_wasm;
 
 static const struct {
     uint8_t nparams, nresults;
@@ -162,25 +171,8 @@ static void sink_event(uint64_t i, proto_event *ev, proto_val *vals,
         n = sink_funcs[func].nresults;
         types = sink_funcs[func].results;
     }
-    for (uint32_t k = 0; k < n; k++) {
-        uint64_t v = mix(h + k);
-
-        memset(&vals[k], 0, sizeof vals[k]);
-        vals[k].type = types[k];
-        switch (types[k]) {
-        case VM_I32: vals[k].of.i32 = (int32_t)(v >> 20); break;
-        case VM_I64: vals[k].of.i64 = (int64_t)v; break;
-        case VM_F32: vals[k].of.f32_bits = (uint32_t)(v >> 7); break;
-        case VM_F64: vals[k].of.f64_bits = v; break;
-        case VM_V128:
-            for (int b = 0; b < 16; b++)
-                vals[k].of.v128[b] = (uint8_t)(v >> (b * 4));
-            break;
-        default: /* slot 0 is null, so an id is never 0 */
-            vals[k].of.ref = (v & 7) == 0 ? PROTO_REF_NULL : 1 + (v >> 40);
-            break;
-        }
-    }
+    for (uint32_t k = 0; k < n; k++) /* slot 0 is null: ids from 1 */
+        gen_val(&vals[k], types[k], mix(h + k), 1);
     if (h % 16 < 5) {
         ev->type = PROTO_CALL;
         ev->as.call = (proto_call){func, (uint32_t)(h >> 32) % 64,
@@ -236,6 +228,40 @@ static void pace(uint64_t *rng, unsigned spin_mask, unsigned sleep_mask)
 }
 
 /*
+ * v's values in the VM's slot encoding (vm.h, vm_trace_vals) into slots
+ * (room for 16) and their types into types (room for 8, may be NULL):
+ * the slot count, or -1 for a reference whose id is 0, which has no slot
+ * form (slot 0 is null).
+ */
+static int to_slots(const proto_vals *v, uint8_t *types, uint64_t *slots)
+{
+    int k = 0;
+
+    for (uint32_t i = 0; i < v->count; i++) {
+        const proto_val *x = &v->items[i];
+
+        if (types)
+            types[i] = x->type;
+        switch (x->type) {
+        case VM_I32: slots[k++] = (uint32_t)x->of.i32; break;
+        case VM_I64: slots[k++] = (uint64_t)x->of.i64; break;
+        case VM_F32: slots[k++] = x->of.f32_bits; break;
+        case VM_F64: slots[k++] = x->of.f64_bits; break;
+        case VM_V128:
+            memcpy(&slots[k], x->of.v128, 16);
+            k += 2;
+            break;
+        default:
+            if (x->of.ref == 0)
+                return -1;
+            slots[k++] = x->of.ref == PROTO_REF_NULL ? 0 : x->of.ref;
+            break;
+        }
+    }
+    return k;
+}
+
+/*
  * Half of the call/return/host events go through proto_ring_push_frame,
  * as the daemon's hooks push them: their values in the VM's slot
  * encoding. A reference whose id is 0 has no slot form (slot 0 is null),
@@ -247,7 +273,7 @@ static int push_as_frame(proto_ring *r, proto_event *ev)
     uint64_t slots[16];
     vm_trace_vals tv = {0, types, slots};
     const proto_vals *v;
-    uint32_t k = 0, func, second;
+    uint32_t func, second;
 
     switch (ev->type) {
     case PROTO_CALL:
@@ -269,26 +295,8 @@ static int push_as_frame(proto_ring *r, proto_event *ev)
     default:
         return 1;
     }
-    for (uint32_t i = 0; i < v->count; i++) {
-        const proto_val *x = &v->items[i];
-
-        types[i] = x->type;
-        switch (x->type) {
-        case VM_I32: slots[k++] = (uint32_t)x->of.i32; break;
-        case VM_I64: slots[k++] = (uint64_t)x->of.i64; break;
-        case VM_F32: slots[k++] = x->of.f32_bits; break;
-        case VM_F64: slots[k++] = x->of.f64_bits; break;
-        case VM_V128:
-            memcpy(&slots[k], x->of.v128, 16);
-            k += 2;
-            break;
-        default:
-            if (x->of.ref == 0)
-                return 1;
-            slots[k++] = x->of.ref == PROTO_REF_NULL ? 0 : x->of.ref;
-            break;
-        }
-    }
+    if (to_slots(v, types, slots) < 0)
+        return 1;
     tv.count = v->count;
     return proto_ring_push_frame(r, ev->type, ev->t_ns, func, second, &tv,
                                  &ev->seq);
@@ -382,23 +390,7 @@ static int push_sink(shared *s, uint64_t i, uint32_t k)
             w0 = n++;
         }
         v = ev.type == PROTO_CALL ? &ev.as.call.args : &ev.as.ret.results;
-        for (uint32_t x = 0; x < v->count; x++) {
-            const proto_val *a = &v->items[x];
-
-            switch (a->type) {
-            case VM_I32: words[n++] = (uint32_t)a->of.i32; break;
-            case VM_I64: words[n++] = (uint64_t)a->of.i64; break;
-            case VM_F32: words[n++] = a->of.f32_bits; break;
-            case VM_F64: words[n++] = a->of.f64_bits; break;
-            case VM_V128:
-                memcpy(&words[n], a->of.v128, 16);
-                n += 2;
-                break;
-            default:
-                words[n++] = a->of.ref == PROTO_REF_NULL ? 0 : a->of.ref;
-                break;
-            }
-        }
+        n += (size_t)to_slots(v, NULL, &words[n]); /* ids are never 0 */
         nslots = (uint32_t)(n - w0 - 1);
         words[w0] = (uint64_t)(ev.type == PROTO_CALL ? VM_SINK_CALL
                                                       : VM_SINK_RETURN) |
@@ -640,7 +632,8 @@ int ring_harness_run(const ring_harness_opts *o, ring_harness_result *res)
         proto_frames *f = NULL;
         char err[128] = "no memory for its frames";
 
-        if (vm_module_new(sink_wasm, sizeof sink_wasm, NULL, &m, err,
+        if (vm_module_new(ring_harness_sink_wasm,
+                          ring_harness_sink_wasm_len, NULL, &m, err,
                           sizeof err) != 0 ||
             proto_frames_new(m, &f) != 0) {
             snprintf(res->error, sizeof res->error, "sink module: %s", err);

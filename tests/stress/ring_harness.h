@@ -49,6 +49,11 @@ typedef struct ring_harness_result {
 void ring_harness_event(uint64_t i, proto_event *ev, proto_val *vals,
                         char *bytes);
 
+/* The module whose functions sink mode's calls and returns are of (its
+ * text in ring_harness.c; tests/unit/protocol/test_sink.c uses it too). */
+extern const uint8_t ring_harness_sink_wasm[];
+extern const size_t ring_harness_sink_wasm_len;
+
 /* Run; 0 when everything verified, -1 otherwise (see res->error). */
 int ring_harness_run(const ring_harness_opts *o, ring_harness_result *res);
 

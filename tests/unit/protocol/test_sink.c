@@ -15,6 +15,7 @@
 #include "proto_int.h"
 #include "suites.h"
 #include "traced/proto_ring.h"
+#include "ring_harness.h"
 #include "traced/proto_sink.h"
 #include "traced/wire.h"
 
@@ -41,19 +42,13 @@ static const uint8_t wasm_small[] = {
  *               (result i32 i32 i32 i32)
  *     local.get 0 local.get 1 local.get 2 local.get 3))
  *
- * $h's arguments mix types (the general path), $all has every value type
- * (a v128 takes two slots), $five has more i32 parameters than the short
- * way takes (FAST_SLOTS in sink.c) and four i32 results (which it does).
+ * (tests/stress/ring_harness.c holds the bytes: its sink mode uses the
+ * same functions). $h's arguments mix types (the general path), $all has
+ * every value type (a v128 takes two slots), $five has more i32
+ * parameters than the short way takes (FAST_SLOTS in sink.c) and four
+ * i32 results (which it does).
  */
-static const uint8_t wasm_types[] = {
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x1f, 0x03, 0x60,
-    0x02, 0x7f, 0x7d, 0x00, 0x60, 0x06, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f,
-    0x04, 0x70, 0x6f, 0x7b, 0x7f, 0x60, 0x05, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f,
-    0x04, 0x7f, 0x7f, 0x7f, 0x7f, 0x02, 0x09, 0x01, 0x03, 0x65, 0x6e, 0x76,
-    0x01, 0x68, 0x00, 0x00, 0x03, 0x03, 0x02, 0x01, 0x02, 0x0a, 0x17, 0x02,
-    0x0a, 0x00, 0x20, 0x04, 0x20, 0x05, 0x20, 0x03, 0x41, 0x07, 0x0b, 0x0a,
-    0x00, 0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0x20, 0x03, 0x0b,
-};
+static const uint8_t *const wasm_types = ring_harness_sink_wasm;
 
 static proto_frames *frames_of(const uint8_t *bytes, size_t len,
                                uint32_t want_funcs)
@@ -79,7 +74,7 @@ static proto_frames *small_frames(void)
 
 static proto_frames *types_frames(void)
 {
-    return frames_of(wasm_types, sizeof wasm_types, 3);
+    return frames_of(wasm_types, ring_harness_sink_wasm_len, 3);
 }
 
 static uint64_t next_rand(uint64_t *rng)
@@ -882,8 +877,8 @@ START_TEST(test_frames_nomem)
     char err[256] = "";
     int rc = PROTO_ERR_NOMEM, fails = 0;
 
-    ck_assert_msg(vm_module_new(wasm_types, sizeof wasm_types, NULL, &m, err,
-                                sizeof err) == 0,
+    ck_assert_msg(vm_module_new(wasm_types, ring_harness_sink_wasm_len, NULL,
+                                &m, err, sizeof err) == 0,
                   "load: %s", err);
     /* Each of its allocations fails in turn, until none does: NOMEM with
      * *out NULL and nothing leaked (ASan build). */
