@@ -501,8 +501,9 @@ static inline const vm__code *code_variant(const vm_func *f, unsigned which)
 /*
  * The clock moved (sink_room checks it before an op or step run's entry
  * and before a call or return entry the gate sent to sink_slow): tick,
- * and when the time moved too, a time entry, with room for it and the `need` bytes of the
- * entry that follows, so that a batch never ends in a time entry.
+ * and when the time moved too, a time entry, with room for it and the
+ * `need` bytes of the entry that follows, so that a batch never ends in a
+ * time entry.
  */
 static __attribute__((noinline)) void sink_tick(vm_trace_sink *k,
                                                 size_t need)
@@ -527,14 +528,17 @@ static __attribute__((noinline)) void sink_tick(vm_trace_sink *k,
  * The gate (vm.h, "Trace sinks"): NULL takes the next call or return
  * entry to sink_slow. Owner callbacks may take the entries or move the
  * buffer, so after one the gate is closed until the next entry re-arms it.
+ * The one store that closes it, the VM's and vm_trace_sink_poke's (a
+ * plain store on x86).
  */
 static inline void sink_close_gate(vm_trace_sink *k)
 {
-    __atomic_store_n(&k->gate, (uint8_t *)NULL, __ATOMIC_RELAXED);
+    __atomic_store_n(&k->gate, (uint8_t *)NULL, __ATOMIC_RELEASE);
 }
 
-/* Room for an entry of `need` bytes (and 16 more: a call or return entry
- * may write two slots beyond a short one), after the clock check. */
+/* Room for an entry of `need` bytes and the 16 more vm.h promises (a
+ * valueless call or return entry writes one slot beyond itself), after
+ * the clock check. */
 static inline uint8_t *sink_room(vm_trace_sink *k, size_t need)
 {
     if (__builtin_expect(
@@ -590,7 +594,7 @@ void vm_trace_sink_flush(vm_trace_sink *k)
 
 void vm_trace_sink_poke(vm_trace_sink *k)
 {
-    __atomic_store_n(&k->gate, (uint8_t *)NULL, __ATOMIC_RELEASE);
+    sink_close_gate(k);
 }
 
 /* The instruction at offset runs and does not continue the op run: write
