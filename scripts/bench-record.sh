@@ -48,7 +48,7 @@ levels=()
 selected=()
 dir=
 
-usage() { sed -n '2,25s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0"; }
 die() { echo "bench-record.sh: $*" >&2; exit 2; }
 log() { echo "bench-record.sh: $*" >&2; }
 

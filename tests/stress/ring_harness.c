@@ -151,6 +151,12 @@ static const struct {
      {VM_I32, VM_I32, VM_I32, VM_I32}},
 };
 
+/* Event i is a call or a return (ring_harness_event's cases 0-8). */
+static bool is_callret(uint64_t i)
+{
+    return mix(i + 1) % 16 <= 8;
+}
+
 static void sink_event(uint64_t i, proto_event *ev, proto_val *vals,
                        char *bytes)
 {
@@ -158,7 +164,7 @@ static void sink_event(uint64_t i, proto_event *ev, proto_val *vals,
     uint32_t func = (uint32_t)(h >> 16) % 3, n;
     const uint8_t *types;
 
-    if (h % 16 > 8) {
+    if (!is_callret(i)) {
         ring_harness_event(i, ev, vals, bytes);
         return;
     }
@@ -418,7 +424,7 @@ static uint32_t callret_run(uint64_t i, uint64_t max)
 {
     uint32_t k = 0;
 
-    while (k < max && mix(i + k + 1) % 16 <= 8)
+    while (k < max && is_callret(i + k))
         k++;
     return k;
 }
