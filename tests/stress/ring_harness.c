@@ -386,15 +386,15 @@ static int push_sink(shared *s, uint64_t i, uint32_t k)
     }
     for (uint32_t j = 0; j < k; j++) {
         const proto_vals *v;
-        size_t w0 = n++;
-        uint32_t nslots = 0;
+        size_t w0;
+        uint32_t nslots;
 
-        sink_event(i + j, &ev, vals, bytes);
         if (j > 0) {
-            words[w0] = VM_SINK_TIME;
+            words[n++] = VM_SINK_TIME;
             words[n++] = 1;
-            w0 = n++;
         }
+        sink_event(i + j, &ev, vals, bytes);
+        w0 = n++;
         v = ev.type == PROTO_CALL ? &ev.as.call.args : &ev.as.ret.results;
         n += (size_t)to_slots(v, NULL, &words[n]); /* ids are never 0 */
         nslots = (uint32_t)(n - w0 - 1);
