@@ -92,6 +92,9 @@ enum {
     VM_CODE_STEPPED = 2,
     VM_CODE_VARIANTS = 4
 };
+_Static_assert(sizeof ((struct vm_func *)0)->variant ==
+                   VM_CODE_VARIANTS * sizeof(const struct vm__code *),
+               "vm_func caches every variant");
 
 /*
  * The variant (VM_CODE_*) of wasm function f's body, compiling it on

@@ -489,11 +489,13 @@ find_handler(const vm__code *code, const vm_instance *inst, uint32_t word,
 enum { TRACE_TAIL = 1, TRACE_UNWOUND = 2 };
 
 /* The body run_traced runs for wasm function f. */
-static inline const vm__code *code_variant(const vm_func *f, unsigned which)
+static inline const vm__code *code_variant(vm_func *f, unsigned which)
 {
-    vm__code *v = atomic_load_explicit(
-        &((vm__code *)f->code)->variants[which], memory_order_acquire);
-    return v ? v : vm__code_variant(f, which);
+    const vm__code *v = f->variant[which];
+
+    if (__builtin_expect(!v, 0))
+        v = f->variant[which] = vm__code_variant(f, which);
+    return v;
 }
 
 /* ---- The trace sink (vm.h, "Trace sinks") ------------------------------- */

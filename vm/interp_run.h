@@ -48,9 +48,17 @@ static VM_NOCLONE int RUN(vm_store *s, vm_func *f, vm__slot *sp,
      * the three are re-derived after anything that may move s->frames.
      * Measured with cachegrind on fib(30) (2.7M calls): this and the
      * pointer loops in enter_wasm and RETURN took the run from 359.7M to
-     * 328.7M instructions (-9%); qsort -4%.
+     * 328.7M instructions (-9%); qsort -4%. run_traced names fr's
+     * register (VM_TRACED_FR_REG): left to itself, GCC keeps fr on the
+     * stack there (it does not in run_plain), a load and a store more per
+     * call and return (docs/performance.md, "Where fib's time goes").
      */
-    struct vm__frame *fr, *fr_entry, *fr_cap;
+#if VM_TRACED && defined(VM_TRACED_FR_REG)
+    register struct vm__frame *fr __asm__(VM_TRACED_FR_REG);
+#else
+    struct vm__frame *fr;
+#endif
+    struct vm__frame *fr_entry, *fr_cap;
     vm__slot *saved_top;
     vm_func *callee;
     vm__slot *callee_fp;

@@ -34,6 +34,11 @@ struct vm_func {
     vm_instance *inst;          /* defining instance; NULL for host */
     uint32_t func_idx;          /* index in the defining module */
     const struct vm__code *code; /* compiled body; wasm functions only */
+    /* code's tracing variants (code_int.h, VM_CODE_*), as run_traced
+     * found them: a call reaches the callee's body in one load from f, as
+     * run_plain does through code, not two (code, then its variants).
+     * Each NULL until first traced use; the store's thread only. */
+    const struct vm__code *variant[4];
     vm_host_fn host;
     void *host_user;
     char *host_name;            /* owned; host functions only */

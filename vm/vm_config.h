@@ -15,6 +15,15 @@
 #endif
 #endif
 
+/* The register run_traced keeps its frame pointer in (interp_run.h), as
+ * a GCC local register variable: a hint GCC honours, not a reservation
+ * (the register is callee-saved, so calls out keep it). Other compilers
+ * and targets allocate fr as they like. */
+#if !defined(VM_TRACED_FR_REG) && defined(__GNUC__) && !defined(__clang__) && \
+    defined(__x86_64__)
+#define VM_TRACED_FR_REG "r15"
+#endif
+
 /* Implementation limits. Modules beyond them fail to load with
  * VM_ERR_LIMIT (never a crash); the values follow the JS embedding's. */
 #ifndef VM_MAX_TYPES
