@@ -304,7 +304,7 @@ static void on_write(uv_fs_t *req)
         return;
     }
     r->idx_off += PROTO_INDEX_ENTRY_LEN;
-    proto_chunk_close(c);
+    proto_chunker_recycle(&r->chunker, c);
     memmove(r->chunks, r->chunks + 1, (r->nchunks - 1) * sizeof *r->chunks);
     r->nchunks--;
     start_write(r);

@@ -283,6 +283,7 @@ int proto_chunker_seal(proto_chunker *c, proto_chunk *out)
     proto__put_u32(c->buf + c->len,
                    proto_crc32c(0, c->buf + PROTO_CHUNK_HEADER_LEN, payload));
     out->data = c->buf;
+    out->cap = c->cap;
     out->len = c->len + PROTO_CHUNK_TRAILER_LEN;
     out->offset = c->offset;
     out->first_seq = c->first_seq;
@@ -294,6 +295,16 @@ int proto_chunker_seal(proto_chunker *c, proto_chunk *out)
     c->len = PROTO_CHUNK_HEADER_LEN;
     c->count = 0;
     return 0;
+}
+
+void proto_chunker_recycle(proto_chunker *c, proto_chunk *chunk)
+{
+    if (!c->buf && chunk->data) {
+        c->buf = chunk->data;
+        c->cap = chunk->cap;
+        chunk->data = NULL;
+    }
+    proto_chunk_close(chunk);
 }
 
 /* ---- I/O helpers ----------------------------------------------------------------- */
@@ -469,7 +480,7 @@ int proto_file_writer_flush(proto_file_writer *w, char *err, size_t errlen)
                           strerror(errno));
     else
         w->idx_off += sizeof c.idx_entry;
-    proto_chunk_close(&c);
+    proto_chunker_recycle(&w->chunker, &c);
     return rc;
 }
 

@@ -629,12 +629,13 @@ int proto_file_header_decode(const uint8_t *buf, size_t len,
 /*
  * A sealed chunk, ready to write: data[0..len) goes to the trace file at
  * offset (chunks are written in order, each exactly once), then idx_entry
- * is appended to the index file. data is owned by the chunk and freed by
- * proto_chunk_close.
+ * is appended to the index file. data (cap bytes) is owned by the chunk
+ * and freed by proto_chunk_close, or handed back to the chunker once
+ * written (proto_chunker_recycle).
  */
 typedef struct proto_chunk {
     uint8_t *data;
-    size_t len;
+    size_t len, cap;
     uint64_t offset;
     uint64_t first_seq;
     uint32_t count; /* events: seq numbers first_seq .. + count - 1 */
@@ -681,6 +682,11 @@ size_t proto_chunker_pending(const proto_chunker *c);
 uint32_t proto_chunker_count(const proto_chunker *c);
 /* Seal the open chunk into *out (PROTO_ERR_AGAIN if it is empty). */
 int proto_chunker_seal(proto_chunker *c, proto_chunk *out);
+/* A written chunk's buffer back to the chunker, which builds its next
+ * chunk in it when it has no buffer of its own (else it is freed):
+ * without it, each chunk grows a new buffer from 4 KiB, copying as it
+ * doubles. Closes chunk. */
+void proto_chunker_recycle(proto_chunker *c, proto_chunk *chunk);
 /* Index file header, written once before any entry. */
 void proto_index_header_encode(uint64_t run_id,
                                uint8_t out[PROTO_INDEX_HEADER_LEN]);

@@ -523,6 +523,52 @@ START_TEST(test_chunker)
 }
 END_TEST
 
+/* A written chunk's buffer back to the chunker: the next chunk is built
+ * in it (the same bytes as in a new one); one handed back while the
+ * chunker has a buffer is freed (ASan: no leak, no double free). */
+START_TEST(test_chunker_recycle)
+{
+    proto_chunker c, fresh;
+    proto_chunk a, b, f, extra;
+    proto_event ev = {.type = PROTO_STEP};
+    uint8_t *first;
+
+    proto_chunker_init(&c);
+    for (int i = 0; i < 3000; i++) { /* grows the buffer past 4 KiB */
+        ev.seq = (uint64_t)i;
+        ck_assert_int_eq(proto_chunker_add(&c, &ev), 0);
+    }
+    ck_assert_int_eq(proto_chunker_seal(&c, &a), 0);
+    ck_assert_uint_ge(a.cap, a.len);
+    first = a.data;
+    proto_chunker_recycle(&c, &a);
+    ck_assert_ptr_null(a.data);
+    ev.seq = 3000;
+    ck_assert_int_eq(proto_chunker_add(&c, &ev), 0);
+    ck_assert_int_eq(proto_chunker_seal(&c, &b), 0);
+    ck_assert_ptr_eq(b.data, first);
+    /* The same bytes as a chunk built from nothing at the same offset. */
+    proto_chunker_init(&fresh);
+    fresh.offset = b.offset;
+    fresh.next_seq = 3000;
+    fresh.have_seq = true;
+    ck_assert_int_eq(proto_chunker_add(&fresh, &ev), 0);
+    ck_assert_int_eq(proto_chunker_seal(&fresh, &f), 0);
+    ck_assert_uint_eq(b.len, f.len);
+    ck_assert_mem_eq(b.data, f.data, b.len);
+    /* c has no buffer now (b took it): b's goes back; then c has one, and
+     * another handed back is freed. */
+    ev.seq = 3001;
+    proto_chunker_recycle(&c, &b);
+    ck_assert_int_eq(proto_chunker_add(&c, &ev), 0);
+    ck_assert_int_eq(proto_chunker_seal(&fresh, &extra), PROTO_ERR_AGAIN);
+    proto_chunker_recycle(&c, &f);
+    ck_assert_ptr_null(f.data);
+    proto_chunker_close(&fresh);
+    proto_chunker_close(&c);
+}
+END_TEST
+
 START_TEST(test_open_errors)
 {
     proto_reader *r;
@@ -553,6 +599,7 @@ Suite *tracefile_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_header);
+    tcase_add_test(tc, test_chunker_recycle);
     tcase_add_test(tc, test_round_trip);
     tcase_add_test(tc, test_samples_round_trip);
     tcase_add_test(tc, test_seek);
