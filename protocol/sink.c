@@ -36,11 +36,44 @@ static bool all_i32(uint32_t n, const uint8_t *types)
     return true;
 }
 
+/*
+ * transcode's short way for a call or return entry of function func
+ * (fast[func * 2 + is_return]): the entry's word 0 but for the depth
+ * (kind, slots, function: FAST_NONE when the function has no short way:
+ * an index of 128 or more, a value that is not i32, more than FAST_SLOTS
+ * values), the entry's bytes, and the record's first six bytes but for
+ * the depth (byte 4): type, seq delta 0, time delta 0, the function, the
+ * depth, the value count.
+ */
+typedef struct fast_entry {
+    uint64_t w0, head;
+    uint32_t nvals;
+} fast_entry;
+
+#define FAST_NONE UINT64_MAX
+#define W0_NO_DEPTH ((UINT64_C(1) << 36) - 1)
+
 struct proto_frames {
     uint32_t nfuncs;
     frame_vals *params, *results; /* per function */
     uint8_t *types;               /* every function's types, in order */
+    fast_entry *fast;             /* per function, call then return */
 };
+
+/* The short way for one function's call (kind VM_SINK_CALL) or return. */
+static fast_entry fast_entry_of(uint32_t func, unsigned kind,
+                                const frame_vals *v)
+{
+    fast_entry e = {FAST_NONE, 0, 0};
+
+    if (func >= 0x80 || !v->i32)
+        return e;
+    e.w0 = kind | (uint64_t)v->slots << 4 | (uint64_t)func << 16;
+    e.head = (kind == VM_SINK_CALL ? PROTO_CALL : PROTO_RETURN) |
+             (uint64_t)func << 24 | (uint64_t)v->count << 40;
+    e.nvals = v->count;
+    return e;
+}
 
 void proto_frames_free(proto_frames *f)
 {
@@ -49,6 +82,7 @@ void proto_frames_free(proto_frames *f)
     proto__free(f->params);
     proto__free(f->results);
     proto__free(f->types);
+    proto__free(f->fast);
     proto__free(f);
 }
 
@@ -74,7 +108,8 @@ int proto_frames_new(const vm_module *m, proto_frames **out)
     f->params = proto__aligned_alloc(64, (n ? n : 1) * sizeof *f->params);
     f->results = proto__aligned_alloc(64, (n ? n : 1) * sizeof *f->results);
     f->types = proto__aligned_alloc(64, ntypes ? ntypes : 1);
-    if (!f->params || !f->results || !f->types) {
+    f->fast = proto__aligned_alloc(64, (n ? n : 1) * 2 * sizeof *f->fast);
+    if (!f->params || !f->results || !f->types || !f->fast) {
         proto_frames_free(f);
         return PROTO_ERR_NOMEM;
     }
@@ -83,6 +118,8 @@ int proto_frames_new(const vm_module *m, proto_frames **out)
             /* No type: a slot count no entry has, so no values. */
             f->params[i] = f->results[i] =
                 (frame_vals){0, UINT32_MAX, 0, false};
+            f->fast[2 * i] = f->fast[2 * i + 1] =
+                (fast_entry){FAST_NONE, 0, 0};
             continue;
         }
         f->params[i] = (frame_vals){ft.nparams,
@@ -96,6 +133,8 @@ int proto_frames_new(const vm_module *m, proto_frames **out)
             (uint32_t)at, all_i32(ft.nresults, ft.results)};
         memcpy(f->types + at, ft.results, ft.nresults);
         at += ft.nresults;
+        f->fast[2 * i] = fast_entry_of(i, VM_SINK_CALL, &f->params[i]);
+        f->fast[2 * i + 1] = fast_entry_of(i, VM_SINK_RETURN, &f->results[i]);
     }
     *out = f;
     return 0;
@@ -130,6 +169,56 @@ static inline uint8_t *put_uv32(uint8_t *q, uint32_t v)
     return q + n;
 }
 
+/*
+ * transcode's short way: from p, the call and return entries of a
+ * function of index < 128 with at most FAST_SLOTS values, all i32, at a
+ * depth < 128 (one compare of word 0 with the function's fast_entry
+ * checks kind, slots and function), encoded at *q; stops at end or at
+ * the first entry that takes the long way, and returns where it stopped.
+ * A loop of its own, out of line: in transcode's body GCC spilled its
+ * state around every store through q (a char pointer may alias it).
+ */
+static __attribute__((noinline)) const uint8_t *
+fast_entries(const fast_entry *fast, size_t nfast, const uint8_t *p,
+             const uint8_t *end, uint8_t **qp, uint64_t *np)
+{
+    uint8_t *q = *qp;
+    uint64_t n = *np;
+
+    while (end - p >= 8) {
+        uint64_t w0 = wire_slot(p, 0);
+        size_t i = 2 * (size_t)VM_SINK_FUNC(w0) +
+                   (VM_SINK_KIND(w0) == VM_SINK_RETURN);
+        /* The entry's bytes from w0 itself, not from the table: where the
+         * next entry starts is the one chain from entry to entry, and a
+         * table load in it cost more than the rest. */
+        size_t need = 8 + 8 * (size_t)VM_SINK_NSLOTS(w0);
+        fast_entry e;
+        uint64_t head;
+
+        if (i >= nfast)
+            break;
+        e = fast[i]; /* matching e.w0, its slots are NSLOTS(w0) */
+        if ((w0 & W0_NO_DEPTH) != e.w0 || VM_SINK_DEPTH(w0) >= 0x80 ||
+            (size_t)(end - p) < need)
+            break;
+        head = e.head | (w0 >> 36) << 32;
+        memcpy(q, &head, 8);
+        q += 6;
+        for (uint32_t v = 0; v < e.nvals; v++) {
+            uint32_t x = (uint32_t)wire_slot(p + 8, v);
+
+            *q = WIRE_I32;
+            q = put_uv32(q + 1, (x << 1) ^ (uint32_t)((int32_t)x >> 31));
+        }
+        n++;
+        p += need;
+    }
+    *qp = q;
+    *np = n;
+    return p;
+}
+
 int proto_sink_transcode(const proto_frames *f, const uint8_t *raw,
                          size_t len, uint8_t *out, size_t cap,
                          size_t *out_len, uint64_t *events, uint64_t *dt,
@@ -139,6 +228,8 @@ int proto_sink_transcode(const proto_frames *f, const uint8_t *raw,
     uint8_t *q = out;
     uint64_t n = 0, pending = 0, total = 0;
     uint32_t prev_offset = 0;
+    const fast_entry *fast = f ? f->fast : NULL;
+    size_t nfast = f ? 2 * (size_t)f->nfuncs : 0;
 
     /* One check for the whole body: each entry's encoding is within three
      * times its bytes, and 64 bytes of slack take put_uv32's stores. */
@@ -152,6 +243,13 @@ int proto_sink_transcode(const proto_frames *f, const uint8_t *raw,
         unsigned kind;
         size_t left = (size_t)(end - p), need;
 
+        /* The short way for as many entries as take it. */
+        if (!pending && fast) {
+            p = fast_entries(fast, nfast, p, end, &q, &n);
+            if (p == end)
+                break;
+            left = (size_t)(end - p);
+        }
         if (left < 8)
             return proto__error(err, errlen, PROTO_ERR_MALFORMED,
                                 "sink entry cut short at byte %zu of %zu",

@@ -571,6 +571,124 @@ START_TEST(test_i32_every_length)
 }
 END_TEST
 
+/*
+ * A module of NFUNCS functions whose types cycle through SHORT_TYPES:
+ * () -> (), (i32) -> (i32), (i32 x4) -> (i32 x4), (i32 x5) -> (), and
+ * (i64) -> (i32); every body `unreachable`. Functions 0..127 of the
+ * all-i32 types of at most four values take transcode's short way,
+ * the others (index 128 and up, five values, an i64) the long way.
+ */
+enum { NFUNCS = 131, SHORT_TYPES = 5 };
+
+static size_t many_funcs_wasm(uint8_t *w)
+{
+    static const uint8_t head[] = {
+        0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+        /* type section: 5 types */
+        0x01, 0x21, 0x05,
+        0x60, 0x00, 0x00,
+        0x60, 0x01, 0x7f, 0x01, 0x7f,
+        0x60, 0x04, 0x7f, 0x7f, 0x7f, 0x7f, 0x04, 0x7f, 0x7f, 0x7f, 0x7f,
+        0x60, 0x05, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x00,
+        0x60, 0x01, 0x7e, 0x01, 0x7f,
+    };
+    size_t n = sizeof head;
+
+    memcpy(w, head, n);
+    /* function section: NFUNCS type indices after their count (two
+     * LEB128 bytes: NFUNCS >= 128) */
+    w[n++] = 0x03;
+    n = (size_t)(wire_put_uv(w + n, 2 + NFUNCS) - w);
+    n = (size_t)(wire_put_uv(w + n, NFUNCS) - w);
+    for (uint32_t i = 0; i < NFUNCS; i++)
+        w[n++] = (uint8_t)(i % SHORT_TYPES);
+    /* code section: NFUNCS bodies of 4 bytes (size, 0 locals,
+     * unreachable, end) after their count */
+    w[n++] = 0x0a;
+    n = (size_t)(wire_put_uv(w + n, 2 + 4 * NFUNCS) - w);
+    n = (size_t)(wire_put_uv(w + n, NFUNCS) - w);
+    for (uint32_t i = 0; i < NFUNCS; i++) {
+        w[n++] = 0x03;
+        w[n++] = 0x00;
+        w[n++] = 0x00;
+        w[n++] = 0x0b;
+    }
+    return n;
+}
+
+/*
+ * The short way (fast_entries in sink.c) writes what the long way writes
+ * (wire_put_slot_vals after the header, here the reference): every
+ * function of many_funcs_wasm, calls and returns, at depths 1, 127
+ * (short) and 128 (long), with random values, in a random order, and
+ * time entries now and then (an entry after one takes the long way).
+ */
+START_TEST(test_short_way_as_long_way)
+{
+    static const uint8_t types[SHORT_TYPES][2][5] = {
+        {{0}, {0}},
+        {{WIRE_I32}, {WIRE_I32}},
+        {{WIRE_I32, WIRE_I32, WIRE_I32, WIRE_I32},
+         {WIRE_I32, WIRE_I32, WIRE_I32, WIRE_I32}},
+        {{WIRE_I32, WIRE_I32, WIRE_I32, WIRE_I32, WIRE_I32}, {0}},
+        {{WIRE_I64}, {WIRE_I32}},
+    };
+    static const uint32_t counts[SHORT_TYPES][2] = {
+        {0, 0}, {1, 1}, {4, 4}, {5, 0}, {1, 1}};
+    static const uint32_t depths[] = {1, 127, 128};
+    uint8_t wasm[1024];
+    size_t wlen = many_funcs_wasm(wasm), len = 0, cap = 1u << 20;
+    proto_frames *f = frames_of(wasm, wlen, NFUNCS);
+    uint8_t *entries = malloc(cap), *want = malloc(3 * cap + 64), *q = want;
+    uint64_t rng = 0x5eed, events = 0, dt = 0, pending = 0;
+    transcoded t;
+
+    for (unsigned round = 0; round < 40; round++) {
+        for (uint32_t fn = 0; fn < NFUNCS; fn++) {
+            uint32_t func = (uint32_t)(next_rand(&rng) % NFUNCS);
+            unsigned ret = (unsigned)(next_rand(&rng) & 1);
+            uint32_t ty = func % SHORT_TYPES, nv = counts[ty][ret];
+            uint32_t depth = depths[next_rand(&rng) % 3];
+            uint64_t slots[5];
+
+            (void)fn;
+            if (next_rand(&rng) % 16 == 0) {
+                uint64_t d = 1 + next_rand(&rng) % 100000;
+
+                put_time(entries, &len, d);
+                pending += d;
+                dt += d;
+            }
+            for (uint32_t i = 0; i < nv; i++)
+                slots[i] = next_rand(&rng);
+            put_frame(entries, &len, ret ? VM_SINK_RETURN : VM_SINK_CALL,
+                      func, depth, nv, slots);
+            *q++ = ret ? PROTO_RETURN : PROTO_CALL;
+            *q++ = 0;
+            q = wire_put_uv(q, wire_zigzag((int64_t)pending));
+            q = wire_put_uv(q, func);
+            q = wire_put_uv(q, depth);
+            q = wire_put_slot_vals(q, nv, types[ty][ret], slots);
+            pending = 0;
+            events++;
+        }
+    }
+    ck_assert_uint_le(len, cap);
+    transcode_ok(f, entries, len, &t);
+    ck_assert_uint_eq(t.events, events);
+    ck_assert_uint_eq(t.dt, dt);
+    ck_assert_uint_eq(t.len, (size_t)(q - want));
+    for (size_t i = 0; i < t.len; i++)
+        ck_assert_msg(t.out[i] == want[i],
+                      "byte %zu: got 0x%02x, want 0x%02x", i, t.out[i],
+                      want[i]);
+    free(t.out);
+    free(entries);
+    free(want);
+    proto_frames_free(f);
+}
+END_TEST
+
 /* ---- 3. No values when the frames do not fit ------------------------------ */
 
 START_TEST(test_no_values_without_fit)
@@ -1656,6 +1774,7 @@ Suite *sink_suite(void)
     tcase_add_test(tc, test_documented_entries_ring);
     tcase_add_test(tc, test_every_value_type);
     tcase_add_test(tc, test_i32_every_length);
+    tcase_add_test(tc, test_short_way_as_long_way);
     tcase_add_test(tc, test_no_values_without_fit);
     tcase_add_test(tc, test_malformed_entries);
     tcase_add_test(tc, test_nospace);
