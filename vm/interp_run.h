@@ -51,7 +51,7 @@ static VM_NOCLONE int RUN(vm_store *s, vm_func *f, vm__slot *sp,
      * 328.7M instructions (-9%); qsort -4%. run_traced names fr's
      * register (VM_TRACED_FR_REG): left to itself, GCC keeps fr on the
      * stack there (it does not in run_plain), a load and a store more per
-     * call and return (docs/performance.md, "Where fib's time goes").
+     * call and return (docs/performance.md, "Recording cost per level").
      */
 #if VM_TRACED && defined(VM_TRACED_FR_REG)
     register struct vm__frame *fr __asm__(VM_TRACED_FR_REG);
