@@ -167,6 +167,25 @@ static void transcode_ok(const proto_frames *f, const uint8_t *raw,
     ck_assert_uint_le(t->len, PROTO_SINK_BODY_BOUND(len));
 }
 
+/* raw transcodes to exactly want[0..wlen), holding events events over
+ * dt ns. */
+static void expect_body(const proto_frames *f, const uint8_t *raw,
+                        size_t len, const uint8_t *want, size_t wlen,
+                        uint64_t events, uint64_t dt)
+{
+    transcoded t;
+
+    transcode_ok(f, raw, len, &t);
+    ck_assert_uint_eq(t.events, events);
+    ck_assert_uint_eq(t.dt, dt);
+    ck_assert_uint_eq(t.len, wlen);
+    for (size_t i = 0; i < t.len; i++)
+        ck_assert_msg(t.out[i] == want[i],
+                      "byte %zu: got 0x%02x, want 0x%02x", i, t.out[i],
+                      want[i]);
+    free(t.out);
+}
+
 /* The body as a batch record against a zeroed delta state: seq 0 at
  * t_first. */
 static size_t wrap_batch(uint8_t *rec, uint64_t t_first, uint64_t count,
@@ -494,7 +513,6 @@ START_TEST(test_i32_every_length)
     int32_t vals[NV];
     size_t nv = 0, len = 0, cap = 64 * 1024;
     uint8_t *entries = malloc(cap), *want = malloc(3 * cap + 64), *q = want;
-    transcoded t;
     uint64_t events = 0, dt = 0;
 
     for (size_t i = 0; i < sizeof listed / sizeof listed[0]; i++)
@@ -556,15 +574,7 @@ START_TEST(test_i32_every_length)
         events++;
     }
     ck_assert_uint_le(len, cap);
-    transcode_ok(f, entries, len, &t);
-    ck_assert_uint_eq(t.events, events);
-    ck_assert_uint_eq(t.dt, dt);
-    ck_assert_uint_eq(t.len, (size_t)(q - want));
-    for (size_t i = 0; i < t.len; i++)
-        ck_assert_msg(t.out[i] == want[i],
-                      "byte %zu: got 0x%02x, want 0x%02x", i, t.out[i],
-                      want[i]);
-    free(t.out);
+    expect_body(f, entries, len, want, (size_t)(q - want), events, dt);
     free(entries);
     free(want);
     proto_frames_free(f);
@@ -641,7 +651,6 @@ START_TEST(test_short_way_as_long_way)
     proto_frames *f = frames_of(wasm, wlen, NFUNCS);
     uint8_t *entries = malloc(cap), *want = malloc(3 * cap + 64), *q = want;
     uint64_t rng = 0x5eed, events = 0, dt = 0, pending = 0;
-    transcoded t;
 
     for (unsigned round = 0; round < 40; round++) {
         for (uint32_t fn = 0; fn < NFUNCS; fn++) {
@@ -674,15 +683,7 @@ START_TEST(test_short_way_as_long_way)
         }
     }
     ck_assert_uint_le(len, cap);
-    transcode_ok(f, entries, len, &t);
-    ck_assert_uint_eq(t.events, events);
-    ck_assert_uint_eq(t.dt, dt);
-    ck_assert_uint_eq(t.len, (size_t)(q - want));
-    for (size_t i = 0; i < t.len; i++)
-        ck_assert_msg(t.out[i] == want[i],
-                      "byte %zu: got 0x%02x, want 0x%02x", i, t.out[i],
-                      want[i]);
-    free(t.out);
+    expect_body(f, entries, len, want, (size_t)(q - want), events, dt);
     free(entries);
     free(want);
     proto_frames_free(f);
