@@ -169,6 +169,20 @@ static inline uint8_t *put_uv32(uint8_t *q, uint32_t v)
     return q + n;
 }
 
+/* n i32 values from their slots at vals (any alignment): per value its
+ * type byte and zigzag varint, both ways of transcode. */
+static inline uint8_t *put_i32_vals(uint8_t *q, uint32_t n,
+                                    const uint8_t *vals)
+{
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t x = (uint32_t)wire_slot(vals, i);
+
+        *q++ = WIRE_I32;
+        q = put_uv32(q, (x << 1) ^ (uint32_t)((int32_t)x >> 31));
+    }
+    return q;
+}
+
 /*
  * transcode's short way: from p, the call and return entries of a
  * function of index < 128 with at most FAST_SLOTS values, all i32, at a
@@ -205,12 +219,7 @@ fast_entries(const fast_entry *fast, size_t nfast, const uint8_t *p,
         head = e.head | (w0 >> 36) << 32;
         memcpy(q, &head, 8);
         q += 6;
-        for (uint32_t v = 0; v < e.nvals; v++) {
-            uint32_t x = (uint32_t)wire_slot(p + 8, v);
-
-            *q = WIRE_I32;
-            q = put_uv32(q + 1, (x << 1) ^ (uint32_t)((int32_t)x >> 31));
-        }
+        q = put_i32_vals(q, e.nvals, p + 8);
         n++;
         p += need;
     }
@@ -283,13 +292,7 @@ int proto_sink_transcode(const proto_frames *f, const uint8_t *raw,
                                          : &f->results[func];
             if (v && v->slots == nslots && v->i32) {
                 *q++ = (uint8_t)nslots; /* the count, < 128 */
-                for (uint32_t i = 0; i < nslots; i++) {
-                    uint32_t x = (uint32_t)wire_slot(p + 8, i);
-
-                    *q++ = WIRE_I32;
-                    q = put_uv32(q, (x << 1) ^
-                                        (uint32_t)((int32_t)x >> 31));
-                }
+                q = put_i32_vals(q, nslots, p + 8);
             } else {
                 uint8_t *e = v && v->slots == nslots
                                  ? wire_put_slot_vals(q, v->count,
