@@ -324,6 +324,21 @@ producer_fail(shared *s, const char *fmt, ...)
     proto_ring_shutdown(s->ring);
 }
 
+/* The result of pushing events i..i+k-1 as one record (what: the call)
+ * as expected: 0 (lossy: dropped as a whole is fine); else the
+ * producer's failure, -1. */
+static int pushed(shared *s, const char *what, uint64_t i, uint32_t k,
+                  int rc, uint64_t first)
+{
+    if ((rc < 0 && !(rc == PROTO_ERR_FULL && s->o->lossy)) || first != i) {
+        producer_fail(s, "%s %llu+%u: %s, seq %llu", what,
+                      (unsigned long long)i, k, proto_err_name(rc),
+                      (unsigned long long)first);
+        return -1;
+    }
+    return 0;
+}
+
 enum { BATCH_MAX = 32 };
 
 /*
@@ -353,13 +368,7 @@ static int push_batch(shared *s, uint64_t i, uint32_t k)
         len += n;
     }
     rc = proto_ring_push_batch(s->ring, i, i + k - 1, body, len, k, &first);
-    if ((rc < 0 && !(rc == PROTO_ERR_FULL && s->o->lossy)) || first != i) {
-        producer_fail(s, "push_batch %llu+%u: %s, seq %llu",
-                      (unsigned long long)i, k, proto_err_name(rc),
-                      (unsigned long long)first);
-        return -1;
-    }
-    return 0;
+    return pushed(s, "push_batch", i, k, rc, first);
 }
 
 /*
@@ -410,13 +419,7 @@ static int push_sink(shared *s, uint64_t i, uint32_t k)
     }
     rc = proto_ring_push_sink(s->ring, t_first, i + k - 1,
                               (const uint8_t *)words, n * 8, k, &first);
-    if ((rc < 0 && !(rc == PROTO_ERR_FULL && s->o->lossy)) || first != i) {
-        producer_fail(s, "push_sink %llu+%u: %s, seq %llu",
-                      (unsigned long long)i, k, proto_err_name(rc),
-                      (unsigned long long)first);
-        return -1;
-    }
-    return 0;
+    return pushed(s, "push_sink", i, k, rc, first);
 }
 
 /* Calls and returns from i on, at most max of them (sink mode). */
