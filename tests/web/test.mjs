@@ -444,7 +444,13 @@ try {
   const N = fm.events;
   const scrollLog = (where) => page.evaluate(async (where) => {
     const el = document.querySelector('[data-testid=event-log]');
-    const first = () => Number(el.querySelector('.vrow .c-seq').textContent);
+    // the first row shown: the list hides the rows it does not need
+    // (display none) and keeps their old text, so the first row in the
+    // document may be a hidden one that never changes
+    const first = () => {
+      const r = [...el.querySelectorAll('.vrow')].find((x) => x.style.display !== 'none');
+      return r ? Number(r.querySelector('.c-seq').textContent) : -1;
+    };
     const before = first();
     const max = el.scrollHeight - el.clientHeight;
     const t0 = performance.now();
