@@ -71,13 +71,16 @@ typedef struct vm__code {
      * sinks") but for the depth: VM_SINK_CALL with its parameter slots,
      * VM_SINK_RETURN with its result slots. */
     uint64_t sink_call, sink_ret;
+    /* Those entries' bytes, word 0 and the slots (8 + 8 per slot). */
+    uint32_t sink_call_len, sink_ret_len;
     /*
      * The tracing variants of this body (interp.c's run_traced has its
      * own dispatch table, so it cannot run these words), indexed by a
      * set of VM_CODE_* bits: VM_CODE_TRACED (none), the same code
      * threaded for run_traced; VM_CODE_INSTRUMENTED, with a TRACE_OP
      * before every wasm instruction; VM_CODE_STEPPED, with a TRACE_STEP
-     * at every step point of the module (docs/vm.md, "Step points");
+     * at every step point of the module (docs/vm.md, "Step points") and
+     * a TRACE_FRAME at word 0;
      * both bits, both markers. Compiled on first traced use by
      * vm__code_variant and published with a compare-and-swap, so stores
      * on several threads may share the module; owned, freed with this

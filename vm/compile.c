@@ -294,7 +294,8 @@ typedef struct comp {
 
     /* Tracing variants (vm__code_variant): thread for run_traced, and
      * with instrument, put a TRACE_OP before every live wasm instruction;
-     * with stepped, a TRACE_STEP at every step point of the module
+     * with stepped, a TRACE_FRAME at word 0 and a TRACE_STEP at every
+     * step point of the module
      * (steps[0 .. nsteps), sorted; step_next is the cursor of the body
      * walk; step_in_final_ends: a point lies in the final run of ends,
      * see ret_equiv). */
@@ -1962,6 +1963,11 @@ static int compile_body(comp *c)
     c->prev.d_word = c->prev.cmp_start = NONE32;
     c->last = c->prev;
     c->cur_off = (uint32_t)(c->fn->body - c->m->bytes);
+    /* Stepped code tells the sink where a frame starts (a call, a tail
+     * call, an entry from the host all run word 0; no branch targets it),
+     * so that a call or return entry need not test for steps. */
+    if (c->stepped)
+        emit_op(c, VM_IOP_TRACE_FRAME);
     fuel_open(c);
 
     while (p < end && c->ncs > 0 && !c->status) {
@@ -2186,6 +2192,8 @@ static int compile_func(comp *c, const vm__func *fn, vm__code **out)
                       (uint64_t)code->func_idx << 16;
     code->sink_ret = VM_SINK_RETURN | (uint64_t)code->nresult_slots << 4 |
                      (uint64_t)code->func_idx << 16;
+    code->sink_call_len = 8 + 8 * code->nparam_slots;
+    code->sink_ret_len = 8 + 8 * code->nresult_slots;
     finish_words(code->words, code->srcmap, c->nsrc, code->temp_base,
                  c->traced);
     *out = code;

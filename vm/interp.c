@@ -611,17 +611,40 @@ static __attribute__((noinline)) void sink_op_break(vm_trace_sink *k,
     sink_close_gate(k);
 }
 
+static void trace_call(vm_store *s, vm_func *f, uint32_t depth,
+                       const vm__slot *fp);
+static void trace_return(vm_store *s, vm_instance *inst,
+                         const vm__code *code, uint32_t depth,
+                         const vm__slot *fp, int how);
+
 /*
  * A call or return entry found the gate closed: the run in progress goes
  * first, then the clock check and room for len bytes; the gate opens at
  * end - 16 first, so that a callback on the way (which closes it) or a
- * poke from now on sends the next entry here again.
+ * poke from now on sends the next entry here again. run_traced's stand-in
+ * sink (a tracer without a sink: no make_room, user the store) never
+ * opens: its entry goes to the call or return hook instead (inst: the
+ * frame's instance, whose function VM_SINK_FUNC(w0) is), and false says
+ * that there is nothing to write.
  */
-static __attribute__((noinline)) void sink_slow(vm_trace_sink *k, size_t len)
+static __attribute__((noinline)) bool sink_slow(vm_trace_sink *k, size_t len,
+                                                uint64_t w0,
+                                                const vm__slot *vals,
+                                                vm_instance *inst)
 {
+    if (!k->make_room) {
+        vm_func *f = inst->funcs[VM_SINK_FUNC(w0)];
+
+        if (VM_SINK_KIND(w0) == VM_SINK_CALL)
+            trace_call(k->user, f, VM_SINK_DEPTH(w0), vals);
+        else
+            trace_return(k->user, inst, f->code, VM_SINK_DEPTH(w0), vals, 0);
+        return false;
+    }
     __atomic_store_n(&k->gate, k->end - 16, __ATOMIC_RELAXED);
     vm_trace_sink_flush(k);
     sink_room(k, len);
+    return true;
 }
 
 /*
@@ -634,17 +657,19 @@ static __attribute__((noinline)) void sink_slow(vm_trace_sink *k, size_t len)
  * hash slower (docs/vm.md, "Trace sinks").
  */
 static inline void sink_frame(vm_trace_sink *k, uint64_t w0, size_t len,
-                              const vm__slot *vals)
+                              const vm__slot *vals, vm_instance *inst)
 {
-    uint8_t *p = k->pos, *e = p + len;
+    uint8_t *p = k->pos;
     uint64_t a, b;
 
-    if (__builtin_expect((uintptr_t)e > (uintptr_t)__atomic_load_n(
-                                             &k->gate, __ATOMIC_RELAXED),
+    /* In integers: the stand-in's pos is NULL. */
+    if (__builtin_expect((uintptr_t)p + len >
+                             (uintptr_t)__atomic_load_n(&k->gate,
+                                                        __ATOMIC_RELAXED),
                          0)) {
-        sink_slow(k, len);
+        if (!sink_slow(k, len, w0, vals, inst))
+            return;
         p = k->pos;
-        e = p + len;
     }
     memcpy(p, &w0, 8);
     a = vals[0];
@@ -657,28 +682,37 @@ static inline void sink_frame(vm_trace_sink *k, uint64_t w0, size_t len,
             memcpy(p + 8, vals, len - 8);
         }
     }
-    k->pos = e;
+    k->pos = p + len;
     k->count++;
 }
 
+/* A call of c (of instance inst) with its arguments at fp. */
 static inline void sink_call(vm_trace_sink *k, const vm__code *c,
-                             uint32_t depth, const vm__slot *fp)
+                             vm_instance *inst, uint32_t depth,
+                             const vm__slot *fp)
 {
     k->calls++;
     if (depth > k->max_depth)
         k->max_depth = depth;
-    if (depth < k->frame_cap) /* 0 without step_line */
-        k->frame_line[depth] = VM_SINK_NO_LINE; /* no line yet */
-    sink_frame(k, c->sink_call | (uint64_t)depth << 36,
-               8 + 8 * (size_t)c->nparam_slots, fp);
+    sink_frame(k, c->sink_call | (uint64_t)depth << 36, c->sink_call_len,
+               fp, inst);
 }
 
-/* A return with its results at fp. */
+/* A return of c (of instance inst) with its results at fp. */
 static inline void sink_ret(vm_trace_sink *k, const vm__code *c,
-                            uint32_t depth, const vm__slot *fp)
+                            vm_instance *inst, uint32_t depth,
+                            const vm__slot *fp)
 {
-    sink_frame(k, c->sink_ret | (uint64_t)depth << 36,
-               8 + 8 * (size_t)c->nresult_slots, fp);
+    sink_frame(k, c->sink_ret | (uint64_t)depth << 36, c->sink_ret_len, fp,
+               inst);
+}
+
+/* A frame at depth starts running stepped code (TRACE_FRAME): no line
+ * yet, so its first step point with a line steps. */
+static inline void sink_frame_start(vm_trace_sink *k, uint32_t depth)
+{
+    if (depth < k->frame_cap)
+        k->frame_line[depth] = VM_SINK_NO_LINE;
 }
 
 /* A return without values: a tail call's, an unwound frame's. */
@@ -690,7 +724,7 @@ static void sink_ret_none(vm_trace_sink *k, const vm__code *c,
     sink_frame(k,
                VM_SINK_RETURN_NONE | (uint64_t)c->func_idx << 16 |
                    (uint64_t)depth << 36,
-               8, none);
+               8, none, NULL);
 }
 
 /* A step at point that does not continue the step run: write the run in
@@ -733,7 +767,7 @@ static void trace_call(vm_store *s, vm_func *f, uint32_t depth,
     vm_trace_frame fr;
 
     if (t->sink) {
-        sink_call(t->sink, (const vm__code *)f->code, depth, fp);
+        sink_call(t->sink, (const vm__code *)f->code, f->inst, depth, fp);
         return;
     }
     if (!t->call)
@@ -762,7 +796,7 @@ static void trace_return(vm_store *s, vm_instance *inst,
 
     if (t->sink) {
         if (fp)
-            sink_ret(t->sink, code, depth, fp);
+            sink_ret(t->sink, code, inst, depth, fp);
         else
             sink_ret_none(t->sink, code, depth);
         return;

@@ -71,7 +71,13 @@ static VM_NOCLONE int RUN(vm_store *s, vm_func *f, vm__slot *sp,
      * someone wants steps. top_returned: the running
      * frame already had its ret (a tail call to a host that failed). */
     const vm_tracer *tr;
-    vm_trace_sink *sink;      /* tr->sink, kept local */
+    /* tr->sink, kept local, or without one the stand-in: no buffer and
+     * no make_room, so its gate never opens and every call and return
+     * entry's slow path hands the event to the hooks (sink_slow). A call
+     * or return costs one gate compare either way, and the loop has no
+     * second path to keep registers for. */
+    vm_trace_sink *sink;
+    vm_trace_sink stand_in;
     vm_trace_sink *step_sink; /* the sink when it takes steps */
     vm_trace_sink *op_sink;   /* the sink when it takes ops */
     unsigned variant;
@@ -85,6 +91,11 @@ static VM_NOCLONE int RUN(vm_store *s, vm_func *f, vm__slot *sp,
 #if VM_TRACED
     tr = s->tracer;
     sink = tr->sink;
+    if (!sink) {
+        stand_in = (vm_trace_sink){0};
+        stand_in.user = s;
+        sink = &stand_in;
+    }
     step_sink = tr->sink && tr->sink->step_line ? tr->sink : NULL;
     op_sink = tr->sink && tr->sink->ops ? tr->sink : NULL;
     variant = (tr->op || op_sink ? VM_CODE_INSTRUMENTED : VM_CODE_TRACED) |
@@ -193,10 +204,7 @@ enter_wasm: {
 #if VM_TRACED
         /* The sink's record inline: a call out of the loop here made
          * recorded calls cost a third more (docs/performance.md). */
-        if (sink)
-            sink_call(sink, cc, (uint32_t)(fr - s->frames), fp);
-        else
-            trace_call(s, callee, (uint32_t)(fr - s->frames), fp);
+        sink_call(sink, cc, inst, (uint32_t)(fr - s->frames), fp);
 #endif
         pc = words;
         NEXT(0);
@@ -421,10 +429,7 @@ l_base:
         while (src < end)
             *dst++ = *src++;
 #if VM_TRACED
-        if (sink)
-            sink_ret(sink, code, (uint32_t)(fr - s->frames), fp);
-        else
-            trace_return(s, inst, code, (uint32_t)(fr - s->frames), fp, 0);
+        sink_ret(sink, code, inst, (uint32_t)(fr - s->frames), fp);
 #endif
         if (--fr == fr_entry)
             goto done;
@@ -1386,6 +1391,17 @@ l_base:
             tr->step(tr->user, pc[1], pc[2], (uint32_t)(fr - s->frames));
 #endif
         NEXT(3);
+    }
+
+    /* A frame starts running stepped code (word 0 of every stepped body;
+     * nothing branches to it): with a sink that takes steps, the frame at
+     * depth fr - s->frames has no line yet (sink_step). */
+    HANDLE_OP(TRACE_FRAME) {
+#if VM_TRACED
+        if (step_sink)
+            sink_frame_start(step_sink, (uint32_t)(fr - s->frames));
+#endif
+        NEXT(1);
     }
 
     /* ---- SIMD (0xFD): the v128 handlers, in their own file ------------- */

@@ -432,8 +432,8 @@ typedef struct vm_trace_throw {
  *
  * Steps (step_line non-NULL): at a step point the VM emits a step when
  * the point's line id (step_line[point]) differs from the frame's current
- * one (frame_line[depth]; a call sets it to VM_SINK_NO_LINE, "no line
- * yet"; frames deeper than frame_cap always step); a point whose id is
+ * one (frame_line[depth]; a frame's start sets it to VM_SINK_NO_LINE, "no
+ * line yet"; frames deeper than frame_cap always step); a point whose id is
  * VM_SINK_NO_LINE never steps (a row of line 0, say). Steps at points
  * that follow each other (i, i + 1, ...) make one VM_SINK_STEPS entry,
  * written when the run breaks or before any other entry; a reader maps

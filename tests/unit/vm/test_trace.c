@@ -51,6 +51,20 @@
  *       (do (call $mid (local.get 0)) (i32.const 0))
  *       (catch $e)))
  *   (func (export "uncaught") (param i32) (call $mid (local.get 0))))
+ *
+ * lib.wat and app.wat (app imports lib's add3, function 2 of lib, as its
+ * function 0):
+ *
+ * (module
+ *   (func (result i32) (i32.const 0))
+ *   (func (result i32) (i32.const 1))
+ *   (func (export "add3") (param i32) (result i32)
+ *     (i32.add (local.get 0) (i32.const 3))))
+ *
+ * (module
+ *   (import "lib" "add3" (func $add3 (param i32) (result i32)))
+ *   (func (export "twice") (param i32) (result i32)
+ *     (call $add3 (call $add3 (local.get 0)))))
  */
 /*
  * step.wat, for the step points (offsets from wasm-objdump -d in the
@@ -97,6 +111,20 @@
 
 #include "traced/vm.h"
 #include "traced/vm_listing.h"
+
+static const uint8_t lib_wasm[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x0a, 0x02, 0x60,
+    0x00, 0x01, 0x7f, 0x60, 0x01, 0x7f, 0x01, 0x7f, 0x03, 0x04, 0x03, 0x00,
+    0x00, 0x01, 0x07, 0x08, 0x01, 0x04, 0x61, 0x64, 0x64, 0x33, 0x00, 0x02,
+    0x0a, 0x13, 0x03, 0x04, 0x00, 0x41, 0x00, 0x0b, 0x04, 0x00, 0x41, 0x01,
+    0x0b, 0x07, 0x00, 0x20, 0x00, 0x41, 0x03, 0x6a, 0x0b};
+
+static const uint8_t app_wasm[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x06, 0x01, 0x60,
+    0x01, 0x7f, 0x01, 0x7f, 0x02, 0x0c, 0x01, 0x03, 0x6c, 0x69, 0x62, 0x04,
+    0x61, 0x64, 0x64, 0x33, 0x00, 0x00, 0x03, 0x02, 0x01, 0x00, 0x07, 0x09,
+    0x01, 0x05, 0x74, 0x77, 0x69, 0x63, 0x65, 0x00, 0x01, 0x0a, 0x0a, 0x01,
+    0x08, 0x00, 0x20, 0x00, 0x10, 0x00, 0x10, 0x00, 0x0b};
 
 static const uint8_t core_wasm[] = {
   0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x0a, 0x02, 0x60,
@@ -388,6 +416,48 @@ START_TEST(test_fib_events)
     ck_assert_str_eq(l.buf, "call 1 d1 (2); call 1 d2 (1); ret 1 d2 = 1; "
                             "call 1 d2 (0); ret 1 d2 = 0; ret 1 d1 = 1; ");
     fx_close(&fx);
+}
+END_TEST
+
+/* A call into another instance: the hooks name the callee by its index
+ * in its own module (2 in lib, not app's import 0), with its instance. */
+START_TEST(test_cross_instance)
+{
+    vm_load_options lo = {0};
+    vm_module *lib_m, *app_m;
+    vm_store *s;
+    vm_instance *lib, *app;
+    vm_extern imp, ex;
+    vm_tracer t;
+    tlog l;
+    vm_val a = {.type = VM_I32, .of.i32 = 5}, r = {0};
+    char err[256] = "";
+
+    ck_assert_int_eq(vm_module_new(lib_wasm, sizeof lib_wasm, &lo, &lib_m,
+                                   err, sizeof err),
+                     0);
+    ck_assert_int_eq(vm_module_new(app_wasm, sizeof app_wasm, &lo, &app_m,
+                                   err, sizeof err),
+                     0);
+    ck_assert_int_eq(vm_store_new(NULL, &s), 0);
+    ck_assert_msg(vm_instance_new(s, lib_m, NULL, 0, &lib, err, sizeof err) ==
+                      0,
+                  "lib: %s", err);
+    ck_assert_int_eq(vm_instance_export(lib, "add3", &imp), 0);
+    ck_assert_msg(vm_instance_new(s, app_m, &imp, 1, &app, err, sizeof err) ==
+                      0,
+                  "app: %s", err);
+    ck_assert_int_eq(vm_instance_export(app, "twice", &ex), 0);
+    tlog_init(&l, &t, false);
+    ck_assert_int_eq(vm_func_call_traced(s, ex.of.func, &a, 1, &r, 1, &t, err,
+                                         sizeof err),
+                     0);
+    ck_assert_int_eq(r.of.i32, 11);
+    ck_assert_str_eq(l.buf, "call 1 d1 (5); call 2 d2 (5); ret 2 d2 = 8; "
+                            "call 2 d2 (8); ret 2 d2 = 11; ret 1 d1 = 11; ");
+    vm_store_free(s);
+    vm_module_free(app_m);
+    vm_module_free(lib_m);
 }
 END_TEST
 
@@ -1421,6 +1491,7 @@ Suite *trace_suite(void)
     TCase *tc = tcase_create("hooks");
 
     tcase_add_test(tc, test_fib_events);
+    tcase_add_test(tc, test_cross_instance);
     tcase_add_test(tc, test_fib_counts);
     tcase_add_test(tc, test_loop_ops);
     tcase_add_test(tc, test_ops_sequence);
