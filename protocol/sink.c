@@ -183,6 +183,44 @@ static inline uint8_t *put_i32_vals(uint8_t *q, uint32_t n,
     return q;
 }
 
+/* A call's or return's record up to its values: type, seq delta 0, the
+ * time delta (pending, then none), function and depth. */
+static inline uint8_t *put_frame_head(uint8_t *q, bool call,
+                                      uint64_t *pending, uint32_t func,
+                                      uint32_t depth)
+{
+    q[0] = call ? PROTO_CALL : PROTO_RETURN;
+    q[1] = 0; /* seq delta */
+    if (*pending) {
+        q = wire_put_uv(q + 2, wire_zigzag((int64_t)*pending));
+        *pending = 0;
+    } else {
+        q[2] = 0;
+        q += 3;
+    }
+    q = put_uv32(q, func);
+    return put_uv32(q, depth);
+}
+
+/* The values of a call or return whose entry has nslots slots at vals:
+ * those of v (the function's, or NULL) when they take that many slots,
+ * else none. */
+static inline uint8_t *put_frame_vals(uint8_t *q, const proto_frames *f,
+                                      const frame_vals *v, uint32_t nslots,
+                                      const uint8_t *vals)
+{
+    uint8_t *e;
+
+    if (v && v->slots == nslots && v->i32) {
+        *q++ = (uint8_t)nslots; /* the count, < 128 */
+        return put_i32_vals(q, nslots, vals);
+    }
+    e = v && v->slots == nslots
+            ? wire_put_slot_vals(q, v->count, f->types + v->types, vals)
+            : NULL;
+    return e ? e : wire_put_uv(q, 0);
+}
+
 /*
  * transcode's short way: from p, the call and return entries of a
  * function of index < 128 with at most FAST_SLOTS values, all i32, at a
@@ -201,14 +239,36 @@ fast_entries(const fast_entry *fast, size_t nfast, const uint8_t *p,
 
     while (end - p >= 8) {
         uint64_t w0 = wire_slot(p, 0);
-        size_t i = 2 * (size_t)VM_SINK_FUNC(w0) +
-                   (VM_SINK_KIND(w0) == VM_SINK_RETURN);
+        size_t i;
+        fast_entry e;
+        uint64_t head;
+
+        if (VM_SINK_KIND(w0) >= VM_SINK_CALL1) {
+            /* One word: a function whose only value is an i32 has
+             * nvals 1 (one f32 has no short way). */
+            uint32_t x = VM_SINK1_VALUE(w0);
+
+            i = 2 * (size_t)VM_SINK1_FUNC(w0) +
+                (VM_SINK_KIND(w0) == VM_SINK_RETURN1);
+            if (VM_SINK_KIND(w0) > VM_SINK_RETURN1 || i >= nfast)
+                break;
+            e = fast[i];
+            if (e.w0 == FAST_NONE || e.nvals != 1 ||
+                VM_SINK1_DEPTH(w0) >= 0x80)
+                break;
+            head = e.head | (uint64_t)VM_SINK1_DEPTH(w0) << 32;
+            memcpy(q, &head, 8);
+            q[6] = WIRE_I32;
+            q = put_uv32(q + 7, (x << 1) ^ (uint32_t)((int32_t)x >> 31));
+            n++;
+            p += 8;
+            continue;
+        }
+        i = 2 * (size_t)VM_SINK_FUNC(w0) + (VM_SINK_KIND(w0) == VM_SINK_RETURN);
         /* The entry's bytes from w0 itself, not from the table: where the
          * next entry starts is the one chain from entry to entry, and a
          * table load in it cost more than the rest. */
         size_t need = 8 + 8 * (size_t)VM_SINK_NSLOTS(w0);
-        fast_entry e;
-        uint64_t head;
 
         if (i >= nfast)
             break;
@@ -276,34 +336,34 @@ int proto_sink_transcode(const proto_frames *f, const uint8_t *raw,
                                     "sink entry of kind %u cut short at "
                                     "byte %zu of %zu",
                                     kind, (size_t)(p - raw), len);
-            q[0] = kind == VM_SINK_CALL ? PROTO_CALL : PROTO_RETURN;
-            q[1] = 0; /* seq delta */
-            if (pending) {
-                q = wire_put_uv(q + 2, wire_zigzag((int64_t)pending));
-                pending = 0;
-            } else {
-                q[2] = 0;
-                q += 3;
-            }
-            q = put_uv32(q, func);
-            q = put_uv32(q, VM_SINK_DEPTH(w0));
+            q = put_frame_head(q, kind == VM_SINK_CALL, &pending, func,
+                               VM_SINK_DEPTH(w0));
             if (f && func < f->nfuncs)
                 v = kind == VM_SINK_CALL ? &f->params[func]
                                          : &f->results[func];
-            if (v && v->slots == nslots && v->i32) {
-                *q++ = (uint8_t)nslots; /* the count, < 128 */
-                q = put_i32_vals(q, nslots, p + 8);
-            } else {
-                uint8_t *e = v && v->slots == nslots
-                                 ? wire_put_slot_vals(q, v->count,
-                                                      f->types + v->types,
-                                                      p + 8)
-                                 : NULL;
-
-                q = e ? e : wire_put_uv(q, 0);
-            }
+            q = put_frame_vals(q, f, v, nslots, p + 8);
             n++;
             p += need;
+            continue;
+        }
+        if (kind == VM_SINK_CALL1 || kind == VM_SINK_RETURN1) {
+            /* One word: its value as a slot of its own, when the
+             * function's values are one i32 or f32; else none. */
+            uint32_t func = VM_SINK1_FUNC(w0);
+            uint64_t slot = VM_SINK1_VALUE(w0);
+            const frame_vals *v = NULL;
+
+            q = put_frame_head(q, kind == VM_SINK_CALL1, &pending, func,
+                               VM_SINK1_DEPTH(w0));
+            if (f && func < f->nfuncs)
+                v = kind == VM_SINK_CALL1 ? &f->params[func]
+                                          : &f->results[func];
+            if (v && (v->count != 1 || (f->types[v->types] != WIRE_I32 &&
+                                        f->types[v->types] != WIRE_F32)))
+                v = NULL;
+            q = put_frame_vals(q, f, v, 1, (const uint8_t *)&slot);
+            n++;
+            p += 8;
             continue;
         }
         need = kind == VM_SINK_RETURN_NONE ? 8 : 16;

@@ -73,6 +73,12 @@ typedef struct vm__code {
     uint64_t sink_call, sink_ret;
     /* Those entries' bytes, word 0 and the slots (8 + 8 per slot). */
     uint32_t sink_call_len, sink_ret_len;
+    /* The one-word forms (VM_SINK_CALL1, VM_SINK_RETURN1) but for depth
+     * and value, and the depths below which they apply: VM_SINK1_DEPTHS,
+     * or 0 where they do not (not one i32 or f32, an index of 4096 or
+     * more), so that the choice is one compare. */
+    uint64_t sink_call1, sink_ret1;
+    uint32_t sink_call1_depths, sink_ret1_depths;
     /*
      * The tracing variants of this body (interp.c's run_traced has its
      * own dispatch table, so it cannot run these words), indexed by a

@@ -2138,6 +2138,18 @@ static void finish_words(uint32_t *words, const uint32_t *srcmap,
     }
 }
 
+/* Word 0 of a one-word call or return entry (vm.h, VM_SINK_CALL1) of
+ * function func with values of these n types, but for depth and value;
+ * 0 when its entries take the general form. */
+static uint64_t sink_word1(unsigned kind, uint32_t func, uint32_t n,
+                           const uint8_t *types)
+{
+    if (n != 1 || func >= VM_SINK1_FUNCS ||
+        (types[0] != VM_I32 && types[0] != VM_F32))
+        return 0;
+    return kind | (uint64_t)func << 4;
+}
+
 static int compile_func(comp *c, const vm__func *fn, vm__code **out)
 {
     vm__code *code;
@@ -2194,6 +2206,14 @@ static int compile_func(comp *c, const vm__func *fn, vm__code **out)
                      (uint64_t)code->func_idx << 16;
     code->sink_call_len = 8 + 8 * code->nparam_slots;
     code->sink_ret_len = 8 + 8 * code->nresult_slots;
+    code->sink_call1 = sink_word1(VM_SINK_CALL1, code->func_idx,
+                                  c->type->nparams,
+                                  vm__functype_params(c->type));
+    code->sink_ret1 = sink_word1(VM_SINK_RETURN1, code->func_idx,
+                                 c->type->nresults,
+                                 vm__functype_results(c->type));
+    code->sink_call1_depths = code->sink_call1 ? VM_SINK1_DEPTHS : 0;
+    code->sink_ret1_depths = code->sink_ret1 ? VM_SINK1_DEPTHS : 0;
     finish_words(code->words, code->srcmap, c->nsrc, code->temp_base,
                  c->traced);
     *out = code;

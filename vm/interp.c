@@ -633,12 +633,15 @@ static __attribute__((noinline)) bool sink_slow(vm_trace_sink *k, size_t len,
                                                 vm_instance *inst)
 {
     if (!k->make_room) {
-        vm_func *f = inst->funcs[VM_SINK_FUNC(w0)];
+        unsigned kind = VM_SINK_KIND(w0);
+        bool one = kind == VM_SINK_CALL1 || kind == VM_SINK_RETURN1;
+        vm_func *f = inst->funcs[one ? VM_SINK1_FUNC(w0) : VM_SINK_FUNC(w0)];
+        uint32_t depth = one ? VM_SINK1_DEPTH(w0) : VM_SINK_DEPTH(w0);
 
-        if (VM_SINK_KIND(w0) == VM_SINK_CALL)
-            trace_call(k->user, f, VM_SINK_DEPTH(w0), vals);
+        if (kind == VM_SINK_CALL || kind == VM_SINK_CALL1)
+            trace_call(k->user, f, depth, vals);
         else
-            trace_return(k->user, inst, f->code, VM_SINK_DEPTH(w0), vals, 0);
+            trace_return(k->user, inst, f->code, depth, vals, 0);
         return false;
     }
     __atomic_store_n(&k->gate, k->end - 16, __ATOMIC_RELAXED);
@@ -648,19 +651,16 @@ static __attribute__((noinline)) bool sink_slow(vm_trace_sink *k, size_t len,
 }
 
 /*
- * A call or return entry: word w0 (kind, slots, function and depth) and
- * the len - 8 bytes of value slots at vals. The gate check stands for the
- * clock, the room and the run in progress. The first slot is copied as a
- * word whatever the count (vals has slack after it, and the gate leaves
- * 16 bytes), a second as another, more with memcpy. Measured on the
- * kernels: two slots always, or both as one 16-byte copy, made fib or
- * hash slower (docs/vm.md, "Trace sinks").
+ * Where an entry of len bytes (word w0, its values at vals, a frame of
+ * inst) goes: *p. The gate check stands for the clock, the room and the
+ * run in progress. False when there is nothing to write (the stand-in
+ * sink called a hook instead).
  */
-static inline void sink_frame(vm_trace_sink *k, uint64_t w0, size_t len,
-                              const vm__slot *vals, vm_instance *inst)
+static inline bool sink_entry_at(vm_trace_sink *k, size_t len, uint64_t w0,
+                                 const vm__slot *vals, vm_instance *inst,
+                                 uint8_t **at)
 {
     uint8_t *p = k->pos;
-    uint64_t a, b;
 
     /* In integers: the stand-in's pos is NULL. */
     if (__builtin_expect((uintptr_t)p + len >
@@ -668,9 +668,29 @@ static inline void sink_frame(vm_trace_sink *k, uint64_t w0, size_t len,
                                                         __ATOMIC_RELAXED),
                          0)) {
         if (!sink_slow(k, len, w0, vals, inst))
-            return;
+            return false;
         p = k->pos;
     }
+    *at = p;
+    return true;
+}
+
+/*
+ * A call or return entry in the general form: word w0 (kind, slots,
+ * function and depth) and the len - 8 bytes of value slots at vals. The
+ * first slot is copied as a word whatever the count (vals has slack
+ * after it, and the gate leaves 16 bytes), a second as another, more
+ * with memcpy. Measured on the kernels: two slots always, or both as
+ * one 16-byte copy, made fib or hash slower (docs/vm.md, "Trace sinks").
+ */
+static inline void sink_frame(vm_trace_sink *k, uint64_t w0, size_t len,
+                              const vm__slot *vals, vm_instance *inst)
+{
+    uint8_t *p;
+    uint64_t a, b;
+
+    if (!sink_entry_at(k, len, w0, vals, inst, &p))
+        return;
     memcpy(p, &w0, 8);
     a = vals[0];
     memcpy(p + 8, &a, 8);
@@ -686,6 +706,42 @@ static inline void sink_frame(vm_trace_sink *k, uint64_t w0, size_t len,
     k->count++;
 }
 
+/* A one-word entry (VM_SINK_CALL1, VM_SINK_RETURN1): w, whose value is
+ * vals[0]. */
+static inline void sink_word(vm_trace_sink *k, uint64_t w,
+                             const vm__slot *vals, vm_instance *inst)
+{
+    uint8_t *p;
+
+    if (!sink_entry_at(k, 8, w, vals, inst, &p))
+        return;
+    memcpy(p, &w, 8);
+    k->pos = p + 8;
+    k->count++;
+}
+
+/*
+ * A call (ret false) or return entry of c's frame at depth, its values at
+ * fp: one word (VM_SINK_CALL1, VM_SINK_RETURN1: the value's low 32 bits
+ * into the high half) where it applies, else the general form. The
+ * fields are read in the branch taken: passed in, GCC loaded them all
+ * first (fib: 5 instructions a call more).
+ */
+static inline void sink_frame_entry(vm_trace_sink *k, const vm__code *c,
+                                    bool ret, uint32_t depth,
+                                    const vm__slot *fp, vm_instance *inst)
+{
+    if (depth < (ret ? c->sink_ret1_depths : c->sink_call1_depths))
+        sink_word(k,
+                  (ret ? c->sink_ret1 : c->sink_call1) |
+                      (uint64_t)depth << 16 | (uint64_t)fp[0] << 32,
+                  fp, inst);
+    else
+        sink_frame(k,
+                   (ret ? c->sink_ret : c->sink_call) | (uint64_t)depth << 36,
+                   ret ? c->sink_ret_len : c->sink_call_len, fp, inst);
+}
+
 /* A call of c (of instance inst) with its arguments at fp. */
 static inline void sink_call(vm_trace_sink *k, const vm__code *c,
                              vm_instance *inst, uint32_t depth,
@@ -694,8 +750,7 @@ static inline void sink_call(vm_trace_sink *k, const vm__code *c,
     k->calls++;
     if (depth > k->max_depth)
         k->max_depth = depth;
-    sink_frame(k, c->sink_call | (uint64_t)depth << 36, c->sink_call_len,
-               fp, inst);
+    sink_frame_entry(k, c, false, depth, fp, inst);
 }
 
 /* A return of c (of instance inst) with its results at fp. */
@@ -703,8 +758,7 @@ static inline void sink_ret(vm_trace_sink *k, const vm__code *c,
                             vm_instance *inst, uint32_t depth,
                             const vm__slot *fp)
 {
-    sink_frame(k, c->sink_ret | (uint64_t)depth << 36, c->sink_ret_len, fp,
-               inst);
+    sink_frame_entry(k, c, true, depth, fp, inst);
 }
 
 /* A frame at depth starts running stepped code (TRACE_FRAME): no line

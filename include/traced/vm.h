@@ -398,6 +398,13 @@ typedef struct vm_trace_throw {
  *     call) or the results (a return) in the VM's slot encoding
  *     (vm_trace_vals). A return without values (a tail call's or an
  *     unwound frame's) is VM_SINK_RETURN_NONE with no slots.
+ *   - VM_SINK_CALL1, VM_SINK_RETURN1: the same call or return in one
+ *     word, for a function whose parameters (results) are one i32 or
+ *     f32, of index below 4096, at a depth below 65536: the function
+ *     (VM_SINK1_FUNC, bits 4-15), the depth (VM_SINK1_DEPTH, bits 16-31)
+ *     and the value's 32 bits (VM_SINK1_VALUE, bits 32-63; the type is
+ *     the function's). The VM writes these whenever they apply: half the
+ *     bytes and one store fewer than the general form.
  *   - VM_SINK_OPS: an op run, its first instruction's module offset in
  *     word 0's high 32 bits, word 1 the number of instructions.
  *   - VM_SINK_STEPS: a step run, its first step point in word 0's high 32
@@ -462,12 +469,19 @@ enum {
     VM_SINK_OPS = 4,
     VM_SINK_STEPS = 5,
     VM_SINK_TIME = 6,
+    VM_SINK_CALL1 = 7,
+    VM_SINK_RETURN1 = 8,
 };
 #define VM_SINK_KIND(w) ((unsigned)((w) & 0xfu))
 #define VM_SINK_NSLOTS(w) ((uint32_t)((w) >> 4) & 0xfffu)
 #define VM_SINK_FUNC(w) ((uint32_t)((w) >> 16) & 0xfffffu)
 #define VM_SINK_DEPTH(w) ((uint32_t)((w) >> 36))
 #define VM_SINK_MAX_DEPTH ((1u << 28) - 1)
+#define VM_SINK1_FUNC(w) ((uint32_t)((w) >> 4) & 0xfffu)
+#define VM_SINK1_DEPTH(w) ((uint32_t)((w) >> 16) & 0xffffu)
+#define VM_SINK1_VALUE(w) ((uint32_t)((w) >> 32))
+#define VM_SINK1_FUNCS 0x1000u  /* functions below this index */
+#define VM_SINK1_DEPTHS 0x10000u /* depths below this */
 
 typedef struct vm_trace_sink vm_trace_sink;
 struct vm_trace_sink {

@@ -127,28 +127,33 @@ void ring_harness_event(uint64_t i, proto_event *ev, proto_val *vals,
  *     local.get 4 local.get 5 local.get 3 i32.const 7)
  *   (func $five (param i32 i32 i32 i32 i32)                 ;; func 2
  *               (result i32 i32 i32 i32)
- *     local.get 0 local.get 1 local.get 2 local.get 3))
+ *     local.get 0 local.get 1 local.get 2 local.get 3)
+ *   (func $one (param i32) (result f32) f32.const 0))       ;; func 3
+ *
+ * ($one's calls and returns go as one-word entries half the time.)
  */
 const uint8_t ring_harness_sink_wasm[] = {
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x1f, 0x03, 0x60,
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x24, 0x04, 0x60,
     0x02, 0x7f, 0x7d, 0x00, 0x60, 0x06, 0x7e, 0x7d, 0x7c, 0x7b, 0x70, 0x6f,
     0x04, 0x70, 0x6f, 0x7b, 0x7f, 0x60, 0x05, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f,
-    0x04, 0x7f, 0x7f, 0x7f, 0x7f, 0x02, 0x09, 0x01, 0x03, 0x65, 0x6e, 0x76,
-    0x01, 0x68, 0x00, 0x00, 0x03, 0x03, 0x02, 0x01, 0x02, 0x0a, 0x17, 0x02,
-    0x0a, 0x00, 0x20, 0x04, 0x20, 0x05, 0x20, 0x03, 0x41, 0x07, 0x0b, 0x0a,
-    0x00, 0x20, 0x00, 0x20, 0x01, 0x20, 0x02, 0x20, 0x03, 0x0b,
+    0x04, 0x7f, 0x7f, 0x7f, 0x7f, 0x60, 0x01, 0x7f, 0x01, 0x7d, 0x02, 0x09,
+    0x01, 0x03, 0x65, 0x6e, 0x76, 0x01, 0x68, 0x00, 0x00, 0x03, 0x04, 0x03,
+    0x01, 0x02, 0x03, 0x0a, 0x1f, 0x03, 0x0a, 0x00, 0x20, 0x04, 0x20, 0x05,
+    0x20, 0x03, 0x41, 0x07, 0x0b, 0x0a, 0x00, 0x20, 0x00, 0x20, 0x01, 0x20,
+    0x02, 0x20, 0x03, 0x0b, 0x07, 0x00, 0x43, 0x00, 0x00, 0x00, 0x00, 0x0b,
 };
 const size_t ring_harness_sink_wasm_len = sizeof ring_harness_sink_wasm;
 
 static const struct {
     uint8_t nparams, nresults;
     uint8_t params[6], results[4];
-} sink_funcs[3] = {
+} sink_funcs[4] = {
     {2, 0, {VM_I32, VM_F32}, {0}},
     {6, 4, {VM_I64, VM_F32, VM_F64, VM_V128, VM_FUNCREF, VM_EXTERNREF},
      {VM_FUNCREF, VM_EXTERNREF, VM_V128, VM_I32}},
     {5, 4, {VM_I32, VM_I32, VM_I32, VM_I32, VM_I32},
      {VM_I32, VM_I32, VM_I32, VM_I32}},
+    {1, 1, {VM_I32}, {VM_F32}},
 };
 
 /* Event i is a call or a return (ring_harness_event's cases 0-8). */
@@ -161,7 +166,7 @@ static void sink_event(uint64_t i, proto_event *ev, proto_val *vals,
                        char *bytes)
 {
     uint64_t h = mix(i + 1);
-    uint32_t func = (uint32_t)(h >> 16) % 3, n;
+    uint32_t func = (uint32_t)(h >> 16) % 4, n;
     const uint8_t *types;
 
     if (!is_callret(i)) {
@@ -374,7 +379,8 @@ static int push_batch(shared *s, uint64_t i, uint32_t k)
 /*
  * Events i..i+k-1, all calls and returns, as one sink record: per event
  * the entry the VM writes (word 0 with kind, slots, function and depth,
- * then the values in the slot encoding), a time entry of 1 between two
+ * then the values in the slot encoding; for $one, half the time the
+ * one-word form, VM_SINK_CALL1), a time entry of 1 between two
  * (t_ns = seq), and every fourth record starts one ns early with a time
  * entry before its first event. 0 when it went as expected.
  */
@@ -407,6 +413,21 @@ static int push_sink(shared *s, uint64_t i, uint32_t k)
         v = ev.type == PROTO_CALL ? &ev.as.call.args : &ev.as.ret.results;
         n += (size_t)to_slots(v, NULL, &words[n]); /* ids are never 0 */
         nslots = (uint32_t)(n - w0 - 1);
+        if ((ev.type == PROTO_CALL ? ev.as.call.func : ev.as.ret.func) == 3 &&
+            mix(i + j) % 2) {
+            const proto_call *c = &ev.as.call;
+            const proto_return *r = &ev.as.ret;
+
+            words[w0] = ev.type == PROTO_CALL
+                            ? VM_SINK_CALL1 | (uint64_t)c->func << 4 |
+                                  (uint64_t)c->depth << 16 |
+                                  words[w0 + 1] << 32
+                            : VM_SINK_RETURN1 | (uint64_t)r->func << 4 |
+                                  (uint64_t)r->depth << 16 |
+                                  words[w0 + 1] << 32;
+            n = w0 + 1;
+            continue;
+        }
         words[w0] = (uint64_t)(ev.type == PROTO_CALL ? VM_SINK_CALL
                                                       : VM_SINK_RETURN) |
                     (uint64_t)nslots << 4 |

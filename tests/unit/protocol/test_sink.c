@@ -40,7 +40,8 @@ static const uint8_t wasm_small[] = {
  *     local.get 4 local.get 5 local.get 3 i32.const 7)
  *   (func $five (param i32 i32 i32 i32 i32)                 ;; func 2
  *               (result i32 i32 i32 i32)
- *     local.get 0 local.get 1 local.get 2 local.get 3))
+ *     local.get 0 local.get 1 local.get 2 local.get 3)
+ *   (func $one (param i32) (result f32) f32.const 0))       ;; func 3
  *
  * (tests/stress/ring_harness.c holds the bytes: its sink mode uses the
  * same functions). $h's arguments mix types (the general path), $all has
@@ -74,7 +75,7 @@ static proto_frames *small_frames(void)
 
 static proto_frames *types_frames(void)
 {
-    return frames_of(wasm_types, ring_harness_sink_wasm_len, 3);
+    return frames_of(wasm_types, ring_harness_sink_wasm_len, 4);
 }
 
 static uint64_t next_rand(uint64_t *rng)
@@ -583,24 +584,26 @@ END_TEST
 
 /*
  * A module of NFUNCS functions whose types cycle through SHORT_TYPES:
- * () -> (), (i32) -> (i32), (i32 x4) -> (i32 x4), (i32 x5) -> (), and
- * (i64) -> (i32); every body `unreachable`. Functions 0..127 of the
- * all-i32 types of at most four values take transcode's short way,
- * the others (index 128 and up, five values, an i64) the long way.
+ * () -> (), (i32) -> (i32), (i32 x4) -> (i32 x4), (i32 x5) -> (),
+ * (i64) -> (i32) and (f32) -> (f32); every body `unreachable`. Functions
+ * 0..127 of the all-i32 types of at most four values take transcode's
+ * short way, the others (index 128 and up, five values, an i64, an f32)
+ * the long way. One i32 or f32 may come as a one-word entry.
  */
-enum { NFUNCS = 131, SHORT_TYPES = 5 };
+enum { NFUNCS = 131, SHORT_TYPES = 6 };
 
 static size_t many_funcs_wasm(uint8_t *w)
 {
     static const uint8_t head[] = {
         0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-        /* type section: 5 types */
-        0x01, 0x21, 0x05,
+        /* type section: 6 types */
+        0x01, 0x26, 0x06,
         0x60, 0x00, 0x00,
         0x60, 0x01, 0x7f, 0x01, 0x7f,
         0x60, 0x04, 0x7f, 0x7f, 0x7f, 0x7f, 0x04, 0x7f, 0x7f, 0x7f, 0x7f,
         0x60, 0x05, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x00,
         0x60, 0x01, 0x7e, 0x01, 0x7f,
+        0x60, 0x01, 0x7d, 0x01, 0x7d,
     };
     size_t n = sizeof head;
 
@@ -630,8 +633,10 @@ static size_t many_funcs_wasm(uint8_t *w)
  * The short way (fast_entries in sink.c) writes what the long way writes
  * (wire_put_slot_vals after the header, here the reference): every
  * function of many_funcs_wasm, calls and returns, at depths 1, 127
- * (short) and 128 (long), with random values, in a random order, and
- * time entries now and then (an entry after one takes the long way).
+ * (short), 128 and 65535 (long), with random values, in a random order,
+ * and time entries now and then (an entry after one takes the long way).
+ * A call or return of one i32 or f32 comes as a one-word entry half the
+ * time (vm.h, VM_SINK_CALL1): the same records.
  */
 START_TEST(test_short_way_as_long_way)
 {
@@ -642,10 +647,12 @@ START_TEST(test_short_way_as_long_way)
          {WIRE_I32, WIRE_I32, WIRE_I32, WIRE_I32}},
         {{WIRE_I32, WIRE_I32, WIRE_I32, WIRE_I32, WIRE_I32}, {0}},
         {{WIRE_I64}, {WIRE_I32}},
+        {{WIRE_F32}, {WIRE_F32}},
     };
     static const uint32_t counts[SHORT_TYPES][2] = {
-        {0, 0}, {1, 1}, {4, 4}, {5, 0}, {1, 1}};
-    static const uint32_t depths[] = {1, 127, 128};
+        {0, 0}, {1, 1}, {4, 4}, {5, 0}, {1, 1}, {1, 1}};
+    static const uint32_t depths[] = {1, 127, 128, 65535};
+    uint64_t words = 0;
     uint8_t wasm[1024];
     size_t wlen = many_funcs_wasm(wasm), len = 0, cap = 1u << 20;
     proto_frames *f = frames_of(wasm, wlen, NFUNCS);
@@ -657,7 +664,7 @@ START_TEST(test_short_way_as_long_way)
             uint32_t func = (uint32_t)(next_rand(&rng) % NFUNCS);
             unsigned ret = (unsigned)(next_rand(&rng) & 1);
             uint32_t ty = func % SHORT_TYPES, nv = counts[ty][ret];
-            uint32_t depth = depths[next_rand(&rng) % 3];
+            uint32_t depth = depths[next_rand(&rng) % 4];
             uint64_t slots[5];
 
             (void)fn;
@@ -670,8 +677,20 @@ START_TEST(test_short_way_as_long_way)
             }
             for (uint32_t i = 0; i < nv; i++)
                 slots[i] = next_rand(&rng);
-            put_frame(entries, &len, ret ? VM_SINK_RETURN : VM_SINK_CALL,
-                      func, depth, nv, slots);
+            if (nv == 1 &&
+                (types[ty][ret][0] == WIRE_I32 ||
+                 types[ty][ret][0] == WIRE_F32) &&
+                next_rand(&rng) % 2) {
+                put_word(entries, &len,
+                         (ret ? VM_SINK_RETURN1 : VM_SINK_CALL1) |
+                             (uint64_t)func << 4 | (uint64_t)depth << 16 |
+                             slots[0] << 32);
+                words++;
+            } else {
+                put_frame(entries, &len,
+                          ret ? VM_SINK_RETURN : VM_SINK_CALL, func, depth,
+                          nv, slots);
+            }
             *q++ = ret ? PROTO_RETURN : PROTO_CALL;
             *q++ = 0;
             q = wire_put_uv(q, wire_zigzag((int64_t)pending));
@@ -683,6 +702,7 @@ START_TEST(test_short_way_as_long_way)
         }
     }
     ck_assert_uint_le(len, cap);
+    ck_assert_uint_gt(words, 1000);
     expect_body(f, entries, len, want, (size_t)(q - want), events, dt);
     free(entries);
     free(want);
@@ -764,6 +784,45 @@ START_TEST(test_no_values_without_fit)
         ck_assert_uint_eq(t.len, sizeof want);
         ck_assert(memcmp(t.out, want, sizeof want) == 0);
         ck_assert_uint_eq(t.events, 6);
+    }
+    free(t.out);
+
+    /* One-word entries (a single i32 or f32) of functions whose values are
+     * not that: f1's two parameters, f0's none; f1's return of an i32
+     * (fits); a function the frames do not have; no frames at all. */
+    len = 0;
+    put_word(entries, &len,
+             VM_SINK_CALL1 | 1u << 4 | 1u << 16 | (uint64_t)7 << 32);
+    put_word(entries, &len,
+             VM_SINK_CALL1 | 0u << 4 | 2u << 16 | (uint64_t)7 << 32);
+    put_word(entries, &len,
+             VM_SINK_RETURN1 | 1u << 4 | 1u << 16 |
+                 (uint64_t)0xfffffffdu << 32);
+    put_word(entries, &len,
+             VM_SINK_RETURN1 | 0xfffu << 4 | 0xffffu << 16 |
+                 (uint64_t)7 << 32);
+    transcode_ok(small, entries, len, &t);
+    {
+        static const uint8_t want[] = {
+            0x02, 0x00, 0x00, 0x01, 0x01, 0x00,       /* call f1: none */
+            0x02, 0x00, 0x00, 0x00, 0x02, 0x00,       /* call f0: none */
+            0x03, 0x00, 0x00, 0x01, 0x01, 0x01, 0x7f, /* return f1 = -3 */
+            0x05,
+            0x03, 0x00, 0x00, 0xff, 0x1f, 0xff, 0xff, 0x03,
+            0x00, /* return f4095 at depth 65535: none */
+        };
+
+        ck_assert_uint_eq(t.len, sizeof want);
+        ck_assert(memcmp(t.out, want, sizeof want) == 0);
+        ck_assert_uint_eq(t.events, 4);
+    }
+    free(t.out);
+    transcode_ok(NULL, entries, 8, &t);
+    {
+        static const uint8_t want[] = {0x02, 0x00, 0x00, 0x01, 0x01, 0x00};
+
+        ck_assert_uint_eq(t.len, sizeof want);
+        ck_assert(memcmp(t.out, want, sizeof want) == 0);
     }
     free(t.out);
 
@@ -852,7 +911,7 @@ START_TEST(test_malformed_entries)
 
     /* Unknown kinds, as a whole two-word entry (and after a good one). */
     for (unsigned kind = 0; kind < 16; kind++) {
-        if (kind >= VM_SINK_CALL && kind <= VM_SINK_TIME)
+        if (kind >= VM_SINK_CALL && kind <= VM_SINK_RETURN1)
             continue;
         len = 0;
         put_run(buf, &len, kind, 1, 1);

@@ -107,6 +107,7 @@
 #include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "traced/vm.h"
@@ -953,6 +954,7 @@ typedef struct tsink {
     tlog *l;
     uint64_t clock, t; /* the ticker word; the decoder's time */
     unsigned ticks, rooms, batches;
+    unsigned words; /* one-word entries (VM_SINK_CALL1, VM_SINK_RETURN1) */
     const uint32_t *points; /* steps: the module's step points */
     const vm_listing *lst; /* ops: the module's listing */
     const uint32_t *rev;   /* and its line -> instruction offset map */
@@ -1009,6 +1011,17 @@ static void tsink_take(tsink *s)
             for (uint64_t i = 0; i < w1; i++)
                 tlog_add(s->l, "s%x; ", s->points[point + i]);
             n += (uint32_t)w1;
+            continue;
+        }
+        if (kind == VM_SINK_CALL1 || kind == VM_SINK_RETURN1) {
+            bool call = kind == VM_SINK_CALL1;
+
+            tlog_add(s->l, "%s %u d%u %s%d%s", call ? "call" : "ret",
+                     VM_SINK1_FUNC(w0), VM_SINK1_DEPTH(w0),
+                     call ? "(" : "= ", (int32_t)VM_SINK1_VALUE(w0),
+                     call ? "); " : "; ");
+            s->words++;
+            n++;
             continue;
         }
         ck_assert(kind == VM_SINK_CALL || kind == VM_SINK_RETURN ||
@@ -1093,12 +1106,13 @@ static void sink_trap(void *user, int code, const char *message)
     log_trap(user, code, message);
 }
 
-/* fib(2) into a sink: the hooks' log, batch sizes from two entries per
- * batch (room 48: an entry of one slot needs 32 free) to one batch; the
- * counters; the clock ticks. */
+/* fib(2) into a sink: the hooks' log, batch sizes from one entry per
+ * batch (room 40: a one-word entry needs 24 free, one after a time entry
+ * 40) to one batch; the counters; the clock ticks. */
 START_TEST(test_sink_fib)
 {
-    static const size_t rooms[] = {48, 100, sizeof ((tsink *)0)->buf};
+    /* 40: room for three one-word entries, or a time entry and one */
+    static const size_t rooms[] = {40, 100, sizeof ((tsink *)0)->buf};
 
     for (size_t i = 0; i < sizeof rooms / sizeof rooms[0]; i++) {
         fixture fx;
@@ -1117,7 +1131,8 @@ START_TEST(test_sink_fib)
                          "call 1 d2 (0); ret 1 d2 = 0; ret 1 d1 = 1; ");
         ck_assert_uint_eq(s.k.calls, 3);
         ck_assert_uint_eq(s.k.max_depth, 2);
-        if (rooms[i] == 48) {
+        ck_assert_uint_eq(s.words, 6); /* fib (i32) -> i32: one word each */
+        if (rooms[i] == 40) {
             ck_assert_uint_ge(s.rooms, 2);
             /* the next entry sees the clock a make_room moved */
             ck_assert_uint_ge(s.ticks, s.rooms - 1);
@@ -1130,6 +1145,126 @@ START_TEST(test_sink_fib)
         }
         fx_close(&fx);
     }
+}
+END_TEST
+
+/*
+ * down.wat, down(n) = n by recursion, n + 1 frames deep:
+ *
+ * (module
+ *   (func $down (export "down") (param i32) (result i32)
+ *     (if (result i32) (i32.eqz (local.get 0))
+ *       (then (i32.const 0))
+ *       (else (i32.add (call $down (i32.sub (local.get 0) (i32.const 1)))
+ *                      (i32.const 1))))))
+ */
+static const uint8_t down_wasm[] = {
+    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, 0x01, 0x06, 0x01, 0x60,
+    0x01, 0x7f, 0x01, 0x7f, 0x03, 0x02, 0x01, 0x00, 0x07, 0x08, 0x01, 0x04,
+    0x64, 0x6f, 0x77, 0x6e, 0x00, 0x00, 0x0a, 0x17, 0x01, 0x15, 0x00, 0x20,
+    0x00, 0x45, 0x04, 0x7f, 0x41, 0x00, 0x05, 0x20, 0x00, 0x41, 0x01, 0x6b,
+    0x10, 0x00, 0x41, 0x01, 0x6a, 0x0b, 0x0b};
+
+/* A sink that checks down(DOWN_N)'s entries as it takes them: calls at
+ * depths 1, 2, ... with arguments N, N - 1, ..., then the returns back up
+ * with the same values; one word below depth VM_SINK1_DEPTHS, the
+ * general form from there on. */
+enum { DOWN_N = VM_SINK1_DEPTHS + 1 };
+
+typedef struct dsink {
+    vm_trace_sink k;
+    uint8_t buf[1 << 14];
+    uint64_t clock;
+    uint32_t depth;   /* of the last entry */
+    bool returning;   /* the last entry was a return */
+    uint32_t words, general;
+} dsink;
+
+static void dsink_take(dsink *s)
+{
+    const uint8_t *p = s->buf, *end = s->k.pos;
+
+    while (p < end) {
+        uint64_t w0 = rd_word(&p, end), val;
+        unsigned kind = VM_SINK_KIND(w0);
+        uint32_t depth;
+        bool call;
+
+        if (kind == VM_SINK_TIME) {
+            rd_word(&p, end);
+            continue;
+        }
+        if (kind == VM_SINK_CALL1 || kind == VM_SINK_RETURN1) {
+            depth = VM_SINK1_DEPTH(w0);
+            val = VM_SINK1_VALUE(w0);
+            call = kind == VM_SINK_CALL1;
+            ck_assert_uint_lt(depth, VM_SINK1_DEPTHS);
+            s->words++;
+        } else {
+            ck_assert(kind == VM_SINK_CALL || kind == VM_SINK_RETURN);
+            ck_assert_uint_eq(VM_SINK_NSLOTS(w0), 1);
+            depth = VM_SINK_DEPTH(w0);
+            val = (uint32_t)rd_word(&p, end);
+            call = kind == VM_SINK_CALL;
+            ck_assert_uint_ge(depth, VM_SINK1_DEPTHS);
+            s->general++;
+        }
+        if (call) {
+            ck_assert(!s->returning);
+            ck_assert_uint_eq(depth, s->depth + 1);
+        } else {
+            ck_assert_uint_eq(depth, s->returning ? s->depth - 1 : s->depth);
+            s->returning = true;
+        }
+        ck_assert_uint_eq(val, DOWN_N - (depth - 1));
+        s->depth = depth;
+    }
+    s->k.pos = s->buf;
+    s->k.count = 0;
+    s->k.end = s->buf + sizeof s->buf;
+}
+
+static void dsink_tick(vm_trace_sink *k)
+{
+    k->clock_seen = ((dsink *)k->user)->clock;
+}
+
+static void dsink_make_room(vm_trace_sink *k, size_t need)
+{
+    (void)need;
+    dsink_take(k->user);
+}
+
+START_TEST(test_sink_word_depths)
+{
+    vm_store_limits lim = {.max_call_depth = DOWN_N + 10,
+                           .stack_slots = 1u << 21};
+    fixture fx;
+    vm_tracer t;
+    dsink *s = calloc(1, sizeof *s);
+    int32_t n = DOWN_N, r = -1;
+
+    ck_assert_ptr_nonnull(s);
+    fx_open(&fx, down_wasm, sizeof down_wasm, 0, &lim);
+    memset(&t, 0, sizeof t);
+    s->k.pos = s->buf;
+    s->k.end = s->buf + sizeof s->buf;
+    s->k.clock = &s->clock;
+    s->k.tick = dsink_tick;
+    s->k.make_room = dsink_make_room;
+    s->k.user = s;
+    t.sink = &s->k;
+    ck_assert_int_eq(fx_call(&fx, "down", &n, &r, &t), 0);
+    ck_assert_int_eq(r, DOWN_N);
+    dsink_take(s);
+    ck_assert_uint_eq(s->depth, 1);
+    ck_assert(s->returning);
+    ck_assert_uint_eq(s->k.max_depth, DOWN_N + 1);
+    /* depths 1 .. 65535 one word each way; 65536 .. N + 1 general */
+    ck_assert_uint_eq(s->words, 2 * (VM_SINK1_DEPTHS - 1));
+    ck_assert_uint_eq(s->general, 2 * (DOWN_N + 1 - (VM_SINK1_DEPTHS - 1)));
+    fx_close(&fx);
+    free(s);
 }
 END_TEST
 
@@ -1519,6 +1654,7 @@ Suite *trace_suite(void)
     suite_add_tcase(s, tc);
     tc = tcase_create("sink");
     tcase_add_test(tc, test_sink_fib);
+    tcase_add_test(tc, test_sink_word_depths);
     tcase_add_test(tc, test_sink_trap_tail);
     tcase_add_test(tc, test_sink_steps);
     tcase_add_test(tc, test_sink_host);
