@@ -571,7 +571,8 @@ static void sink_put2(vm_trace_sink *k, uint64_t w0, uint64_t w1)
  * vm_trace_sink_flush) finds none: an op run as VM_SINK_OPS, a step run
  * as VM_SINK_STEPS. Each stands for count events.
  */
-void vm_trace_sink_flush(vm_trace_sink *k)
+static inline __attribute__((always_inline)) void
+sink_flush_run(vm_trace_sink *k)
 {
     uint32_t start, n;
 
@@ -592,6 +593,11 @@ void vm_trace_sink_flush(vm_trace_sink *k)
         return;
     }
     k->count += n;
+}
+
+void vm_trace_sink_flush(vm_trace_sink *k)
+{
+    sink_flush_run(k);
 }
 
 void vm_trace_sink_poke(vm_trace_sink *k)
@@ -645,7 +651,7 @@ static __attribute__((noinline)) bool sink_slow(vm_trace_sink *k, size_t len,
         return false;
     }
     __atomic_store_n(&k->gate, k->end - 16, __ATOMIC_RELAXED);
-    vm_trace_sink_flush(k);
+    sink_flush_run(k);
     sink_room(k, len);
     return true;
 }

@@ -77,7 +77,6 @@ static VM_NOCLONE int RUN(vm_store *s, vm_func *f, vm__slot *sp,
      * or return costs one gate compare either way, and the loop has no
      * second path to keep registers for. */
     vm_trace_sink *sink;
-    vm_trace_sink stand_in;
     vm_trace_sink *step_sink; /* the sink when it takes steps */
     vm_trace_sink *op_sink;   /* the sink when it takes ops */
     unsigned variant;
@@ -92,9 +91,9 @@ static VM_NOCLONE int RUN(vm_store *s, vm_func *f, vm__slot *sp,
     tr = s->tracer;
     sink = tr->sink;
     if (!sink) {
-        stand_in = (vm_trace_sink){0};
-        stand_in.user = s;
-        sink = &stand_in;
+        s->stand_in = (vm_trace_sink){0};
+        s->stand_in.user = s;
+        sink = &s->stand_in;
     }
     step_sink = tr->sink && tr->sink->step_line ? tr->sink : NULL;
     op_sink = tr->sink && tr->sink->ops ? tr->sink : NULL;

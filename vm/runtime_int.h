@@ -115,6 +115,10 @@ struct vm__exn {
 
 struct vm_store {
     vm_store_limits limits; /* with defaults applied */
+    /* run_traced's sink for a tracer without one (interp_run.h): here,
+     * not in run_traced's frame, whose size moved the loop's stack slots
+     * and made level ops 10% slower (docs/vm.md, "Trace sinks"). */
+    vm_trace_sink stand_in;
 
     /* Fuel: when fuel_on, fuel counts down; running out stops the call
      * with VM_ERR_FUEL. cancel is the one cross-thread field. */
