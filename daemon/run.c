@@ -74,8 +74,9 @@ static void stamp(dmn_tracer *t, proto_event *ev, bool rare)
 
 /*
  * Sizes. A batch is sealed at DMN_SINK_SOFT bytes of sink entries (about
- * 1,000 call or return entries of one value); an entry that does not fit
- * in what is left opens a batch of up to DMN_SINK_HARD, which holds the
+ * 2,000 call or return entries of one i32, 1,000 of one i64); an entry
+ * that does not fit in what is left opens a batch of up to
+ * DMN_SINK_HARD, which holds the
  * largest entry the VM can write (VM_MAX_PARAMS = 1000 v128 values:
  * 8 + 2000 * 8 bytes, and 16 of slack). The ring's record limit
  * (capacity/4, 1 MiB rings here) is far above both.

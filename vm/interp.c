@@ -630,8 +630,8 @@ static void trace_return(vm_store *s, vm_instance *inst,
  * poke from now on sends the next entry here again. run_traced's stand-in
  * sink (a tracer without a sink: no make_room, user the store) never
  * opens: its entry goes to the call or return hook instead (inst: the
- * frame's instance, whose function VM_SINK_FUNC(w0) is), and false says
- * that there is nothing to write.
+ * frame's instance, whose function the entry names), and false says that
+ * there is nothing to write.
  */
 static __attribute__((noinline)) bool sink_slow(vm_trace_sink *k, size_t len,
                                                 uint64_t w0,
@@ -658,7 +658,7 @@ static __attribute__((noinline)) bool sink_slow(vm_trace_sink *k, size_t len,
 
 /*
  * Where an entry of len bytes (word w0, its values at vals, a frame of
- * inst) goes: *p. The gate check stands for the clock, the room and the
+ * inst) goes: *at. The gate check stands for the clock, the room and the
  * run in progress. False when there is nothing to write (the stand-in
  * sink called a hook instead).
  */
