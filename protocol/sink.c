@@ -246,7 +246,7 @@ fast_entries(const fast_entry *fast, size_t nfast, const uint8_t *p,
         if (VM_SINK_KIND(w0) >= VM_SINK_CALL1) {
             /* One word: a function whose only value is an i32 has
              * nvals 1 (one f32 has no short way). */
-            uint32_t x = VM_SINK1_VALUE(w0);
+            uint64_t slot = VM_SINK1_VALUE(w0);
 
             i = 2 * (size_t)VM_SINK1_FUNC(w0) +
                 (VM_SINK_KIND(w0) == VM_SINK_RETURN1);
@@ -258,8 +258,7 @@ fast_entries(const fast_entry *fast, size_t nfast, const uint8_t *p,
                 break;
             head = e.head | (uint64_t)VM_SINK1_DEPTH(w0) << 32;
             memcpy(q, &head, 8);
-            q[6] = WIRE_I32;
-            q = put_uv32(q + 7, (x << 1) ^ (uint32_t)((int32_t)x >> 31));
+            q = put_i32_vals(q + 6, 1, (const uint8_t *)&slot);
             n++;
             p += 8;
             continue;
